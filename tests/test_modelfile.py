@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+
+import vsr
+from vsr import zoo
+from vsr.errors import ModelError
+from vsr.modelfile import write_safetensors
+
+
+class _RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _tiny(name="compact", i=0):
+    spec = zoo.get_spec(name)
+    torch.manual_seed(i)
+    return spec.build(**spec.examples[i]).eval()
+
+
+def test_pickle_that_would_run_code_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pth"
+    torch.save({"params": _tiny().state_dict(), "payload": _RunsCode(marker)}, path)
+    with pytest.raises(ModelError, match="refused.*would run code"):
+        vsr.load_model(path)
+    assert not marker.exists()
+
+
+def test_plain_pth_checkpoint_loads(tmp_path):
+    net = _tiny("msrresnet")
+    path = tmp_path / "msr.pth"
+    torch.save({"params": net.state_dict(), "iter": 100}, path)
+    model = vsr.load_model(path)
+    assert (model.name, model.arch, model.scale) == ("msr", "msrresnet", 4)
+    x = torch.rand(1, 3, 5, 6)
+    with torch.no_grad():
+        assert torch.allclose(model(x), net(x).clamp(0, 1))
+
+
+def test_safetensors_metadata_keeps_what_shapes_cannot_tell(tmp_path):
+    spec = zoo.get_spec("compact")
+    hp = spec.examples[2]  # leakyrelu: no weights say so
+    torch.manual_seed(0)
+    net = spec.build(**hp).eval()
+    path = tmp_path / "leaky.safetensors"
+    write_safetensors(path, net.state_dict(), {"name": "leaky", "arch": "compact", "hyperparameters": json.dumps(hp)})
+    model = vsr.load_model(path)
+    assert model.hyperparameters == hp
+    x = torch.rand(1, 1, 4, 4)
+    with torch.no_grad():
+        assert torch.allclose(model(x), net(x).clamp(0, 1))
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("garbage.pth", b"not a checkpoint", "not a readable PyTorch checkpoint"),
+    ("garbage.safetensors", b"\x00\x01", "not a readable safetensors file"),
+    ("model.onnx", b"", "unsupported model file type .onnx"),
+])
+def test_unreadable_files(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ModelError, match=message):
+        vsr.load_model(path)
+
+
+def test_unknown_name():
+    with pytest.raises(ModelError, match="unknown model 'nope'.*realesr-animevideov3"):
+        vsr.load_model("nope")
+
+
+def test_builtin_model_contract():
+    model = vsr.load_model("realesr-animevideov3")
+    assert (model.name, model.arch, model.scale) == ("realesr-animevideov3", "compact", 4)
+    assert model.hyperparameters == {"num_in_ch": 3, "num_out_ch": 3, "num_feat": 64, "num_conv": 16, "scale": 4, "activation": "prelu"}
+    assert model.metadata["licence"] == "BSD-3-Clause"
+    y = model(torch.rand(1, 3, 3, 5))
+    assert y.shape == (1, 3, 12, 20) and y.dtype == torch.float32

@@ -1,0 +1,139 @@
+"""The `vsr` command. Commands only parse, call the library and print; errors become one line
+`vsr: error: …` with the error's exit code (2 bad input or usage, 1 runtime, 130 Ctrl-C)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vsr import __version__
+from vsr.errors import VsrError
+
+app = typer.Typer(
+    name="vsr",
+    help="Video, GIF and image super-resolution.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+models_app = typer.Typer(help="List, inspect, import and convert models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")]
+Fp16Option = Annotated[bool, typer.Option("--fp16", help="Store the weights in half precision.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vsr {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
+                                                    help="Show the version and exit.")] = None,
+) -> None:
+    """Video, GIF and image super-resolution."""
+
+
+@models_app.command("list")
+def models_list(as_json: JsonOption = False) -> None:
+    """List the built-in and imported models."""
+    from vsr.catalogue import list_models
+
+    entries = list_models()
+    if as_json:
+        typer.echo(json.dumps([e.as_dict() for e in entries], indent=2))
+        return
+    for e in entries:
+        kind = "built-in" if e.builtin else "imported"
+        typer.echo(f"{e.name:<28} {e.arch:<10} x{e.scale:<3} {kind:<9} {e.path}")
+
+
+@models_app.command("info")
+def models_info(model: Annotated[str, typer.Argument(help="A model name or file.")], as_json: JsonOption = False) -> None:
+    """Show a model's architecture, hyperparameters, size, source and licence."""
+    from vsr.catalogue import describe
+
+    info = describe(model)
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    for key, value in info.items():
+        typer.echo(f"{key + ':':<18}{json.dumps(value) if isinstance(value, dict) else value}")
+
+
+@models_app.command("import")
+def models_import(
+    path: Annotated[Path, typer.Argument(help="A .param (with its .bin beside it), .pth, .pt, .ckpt or .safetensors file.")],
+    name: Annotated[Optional[str], typer.Option(help="The name to use it by (default: the file's stem).")] = None,
+    overwrite: OverwriteOption = False,
+    fp16: Fp16Option = False,
+) -> None:
+    """Validate a model file and add it to the catalogue as safetensors."""
+    from vsr.catalogue import import_model
+
+    entry = import_model(path, name=name, overwrite=overwrite, half=fp16)
+    typer.echo(f"imported {entry.name} ({entry.arch} x{entry.scale}) to {entry.path}")
+
+
+@models_app.command("convert")
+def models_convert(
+    src: Annotated[Path, typer.Argument(help="Any supported model file.")],
+    dst: Annotated[Path, typer.Argument(help="The .safetensors file to write.")],
+    name: Annotated[Optional[str], typer.Option(help="The model's name in the metadata.")] = None,
+    source: Annotated[Optional[str], typer.Option(help="Where the weights came from.")] = None,
+    licence: Annotated[Optional[str], typer.Option(help="The weights' licence.")] = None,
+    overwrite: OverwriteOption = False,
+    fp16: Fp16Option = False,
+) -> None:
+    """Convert a model file to safetensors with full metadata (how weights/ is made)."""
+    from vsr.catalogue import convert_model
+    from vsr.errors import OutputError
+
+    if dst.suffix != ".safetensors":
+        raise OutputError(f"{dst}: the output must be a .safetensors file")
+    if dst.exists() and not overwrite:
+        raise OutputError(f"{dst}: exists; use --overwrite to replace it")
+    if not dst.parent.is_dir():
+        raise OutputError(f"{dst.parent}: no such folder")
+    model = convert_model(src, dst, name=name, source=source, licence=licence, half=fp16)
+    typer.echo(f"wrote {dst} ({model.arch} x{model.scale}, {model.num_parameters} parameters)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code, turning every expected failure into one line."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="vsr", standalone_mode=False)
+        return 0
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt) as exc:  # click turns Ctrl-C in a prompt into Abort
+        return _fail("interrupted", 130, exc)
+    except VsrError as exc:
+        return _fail(str(exc), exc.exit_code, exc)
+    except Exception as exc:
+        # Click's usage errors (bad option, missing argument); Typer vendors Click in recent
+        # releases, so they are recognised by shape rather than by class.
+        if callable(getattr(exc, "format_message", None)) and isinstance(getattr(exc, "exit_code", None), int):
+            return _fail(exc.format_message(), exc.exit_code, exc)
+        # A bug: still one line, the traceback under VSR_DEBUG=1.
+        return _fail(f"unexpected {type(exc).__name__}: {exc} (set VSR_DEBUG=1 for the traceback)", 1, exc)
+
+
+def _fail(message: str, code: int, exc: BaseException) -> int:
+    if os.environ.get("VSR_DEBUG") == "1":
+        import traceback
+
+        traceback.print_exception(exc)
+    print(f"vsr: error: {message}", file=sys.stderr)
+    return code
