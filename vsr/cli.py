@@ -109,6 +109,41 @@ def models_convert(
     typer.echo(f"wrote {dst} ({model.arch} x{model.scale}, {model.num_parameters} parameters)")
 
 
+@app.command("upscale")
+def upscale_command(
+    input: Annotated[Path, typer.Argument(help="The video to upscale.")],
+    output: Annotated[Path, typer.Argument(help="Where to write the result; the container follows the extension.")],
+    scale: Annotated[Optional[float], typer.Option(help="Output scale (default: the model's); at most the model's.")] = None,
+    model: Annotated[str, typer.Option(help="A model name or file.")] = "realesr-animevideov3",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto, fp32, fp16 or bf16.")] = "auto",
+    batch_size: Annotated[Optional[int], typer.Option(help="Frames per model call (default: automatic).")] = None,
+    tile: Annotated[int, typer.Option(help="Tile size in pixels, 0 = off (engaged automatically on out-of-memory).")] = 0,
+    codec: Annotated[Optional[str], typer.Option(help="Any PyAV encoder (default: libx264; libvpx-vp9 for .webm).")] = None,
+    crf: Annotated[Optional[int], typer.Option(help="The encoder's constant rate factor.")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="The encoder's preset.")] = None,
+    pix_fmt: Annotated[Optional[str], typer.Option(help="Output pixel format (default: the input's).")] = None,
+    no_audio: Annotated[bool, typer.Option("--no-audio", help="Leave the audio tracks out.")] = False,
+    overwrite: OverwriteOption = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or warnings.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Upscale a video, keeping every frame's timestamp, the audio tracks and the colours."""
+    import logging
+
+    from vsr.upscale import upscale
+
+    logging.basicConfig(level=logging.ERROR if quiet else logging.WARNING, format="vsr: warning: %(message)s")
+    summary = upscale(input, output, model=model, scale=scale, device=device, precision=precision,
+                      batch_size=batch_size, tile=tile, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
+                      audio=not no_audio, overwrite=overwrite, progress=not quiet)
+    if as_json:
+        typer.echo(json.dumps(summary.as_dict(), indent=2))
+    elif not quiet:
+        typer.echo(f"{summary.output}: {summary.frames} frames {summary.input_size[0]}x{summary.input_size[1]} → "
+                   f"{summary.output_size[0]}x{summary.output_size[1]} in {summary.seconds:.1f} s ({summary.fps:.2f} fps)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code, turning every expected failure into one line."""
     command = typer.main.get_command(app)

@@ -1,0 +1,118 @@
+"""Running a model on batches of frames: device and precision choice, out-of-memory recovery
+(smaller batches, then overlapping tiles; never a dropped frame) and a NaN guard for fp16."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import torch
+from torch.nn import functional as F
+
+from vsr.errors import BackendError, InputError
+from vsr.model import Model
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+TILE_OVERLAP = 16
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise InputError(f"invalid --device {device!r}: use auto, cpu, cuda or cuda:N") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise BackendError(f"--device {device}: CUDA is not available here (torch {torch.__version__}); use --device cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise InputError(f"invalid --device {device!r}: use auto, cpu, cuda or cuda:N")
+    return dev
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
+    if precision == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    if precision not in PRECISIONS:
+        raise InputError(f"invalid --precision {precision!r}: use auto, fp32, fp16 or bf16")
+    return PRECISIONS[precision]
+
+
+@dataclass
+class Engine:
+    """Upscales uint8/uint16 NHWC batches to `out_size` with `model`, on `device` in `dtype`."""
+
+    model: Model
+    device: torch.device
+    dtype: torch.dtype
+    out_size: tuple[int, int]  # (height, width)
+    tile: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.model.to(self.device, self.dtype)
+        if self.device.type == "cpu":
+            torch.set_num_threads(max(1, torch.get_num_threads()))
+        self.model.model.to(memory_format=torch.channels_last)
+
+    @torch.inference_mode()
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        """NHWC frames, uint8 (8-bit) or int32 (16-bit values), → the same at `out_size`."""
+        peak = 65535.0 if frames.dtype == torch.int32 else 255.0
+        x = frames.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(peak)
+        y = self._run(x)
+        if y.shape[-2:] != self.out_size:
+            y = F.interpolate(y.float(), size=self.out_size, mode="bicubic", antialias=True, align_corners=False)
+        y = y.clamp_(0, 1).mul_(peak).round_().permute(0, 2, 3, 1)
+        return y.to("cpu", dtype=torch.int32 if peak > 255 else torch.uint8)
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        try:
+            y = self._forward(x)
+        except torch.cuda.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            if x.shape[0] > 1:
+                half = x.shape[0] // 2
+                self._warn("out of GPU memory: splitting the batch")
+                return torch.cat([self._run(x[:half]), self._run(x[half:])])
+            if self.tile == 0 or self.tile > 64:
+                self.tile = max(64, (max(x.shape[-2:]) // 2) if self.tile == 0 else self.tile // 2)
+                self._warn(f"out of GPU memory: tiling frames at {self.tile} px")
+                return self._run(x)
+            raise BackendError("out of GPU memory even with 64-pixel tiles; try --device cpu") from None
+        if self.dtype != torch.float32 and not torch.isfinite(y).all():
+            self._warn("non-finite output in half precision: that batch was redone in fp32")
+            self.model.to(dtype=torch.float32)
+            try:
+                y = self._forward(x)
+            finally:
+                self.model.to(dtype=self.dtype)
+        return y
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.tile and max(x.shape[-2:]) > self.tile:
+            return tiled(self.model, x, self.tile)
+        return self.model(x.contiguous(memory_format=torch.channels_last))
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+            log.warning(message)
+
+
+def tiled(model: Model, x: torch.Tensor, tile: int) -> torch.Tensor:
+    """Run the model over overlapping tiles and keep each tile's centre, so seams never show."""
+    n, c, h, w = x.shape
+    s = model.scale
+    out = x.new_empty(n, c, h * s, w * s)
+    for top in range(0, h, tile):
+        for left in range(0, w, tile):
+            t0, l0 = max(0, top - TILE_OVERLAP), max(0, left - TILE_OVERLAP)
+            t1, l1 = min(h, top + tile + TILE_OVERLAP), min(w, left + tile + TILE_OVERLAP)
+            piece = model(x[:, :, t0:t1, l0:l1])
+            bottom, right = min(h, top + tile), min(w, left + tile)
+            out[:, :, top * s : bottom * s, left * s : right * s] = piece[
+                :, :, (top - t0) * s : (bottom - t0) * s, (left - l0) * s : (right - l0) * s]
+    return out

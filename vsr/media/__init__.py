@@ -1,0 +1,1 @@
+"""Everything that touches media files, codecs, YUV planes and numpy arrays lives here."""

@@ -1,0 +1,104 @@
+"""Demux and decode: video frames as RGB arrays with their own timestamps, every other stream's
+packets untouched, in the order the file holds them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vsr.errors import InputError
+from vsr.media import color
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DecodedFrame:
+    rgb: np.ndarray  # HWC, uint8 or uint16
+    pts: int | None
+    time_base: Fraction
+
+
+@dataclass
+class SourceInfo:
+    path: Path
+    width: int
+    height: int
+    pix_fmt: str
+    time_base: Fraction
+    average_rate: Fraction | None
+    frames: int  # 0 when the container does not say
+    color: color.ColorInfo | None = None
+    high_depth: bool = False
+    corrupt_packets: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def open_input(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a media file")
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except PermissionError as exc:
+        raise InputError(f"{path}: cannot be read (permission denied)") from exc
+    except (av.error.InvalidDataError, av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a media file PyAV/FFmpeg can read ({exc})") from exc
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"{path}: has no video stream")
+    return container
+
+
+def probe(container: av.container.InputContainer, path: Path) -> SourceInfo:
+    stream = container.streams.video[0]
+    ctx = stream.codec_context
+    if not ctx.width or not ctx.height:
+        raise InputError(f"{path}: its video stream has no frame size (truncated or corrupt?)")
+    return SourceInfo(
+        path=path,
+        width=ctx.width,
+        height=ctx.height,
+        pix_fmt=ctx.pix_fmt or "yuv420p",
+        time_base=stream.time_base or Fraction(1, 90000),
+        average_rate=stream.average_rate,
+        frames=stream.frames or 0,
+        high_depth=color.is_high_depth(ctx.pix_fmt) if ctx.pix_fmt else False,
+    )
+
+
+def demux(container: av.container.InputContainer, info: SourceInfo, copy_streams: list[av.stream.Stream]) -> Iterator[DecodedFrame | av.Packet]:
+    """Yield decoded video frames and the packets of `copy_streams`, interleaved as in the file.
+
+    A packet that fails to decode is skipped and counted, never fatal: the rest of the video
+    still comes through, and the caller reports how many were lost.
+    """
+    video = container.streams.video[0]
+    video.thread_type = "AUTO"
+    wanted = [video, *copy_streams]
+    for packet in container.demux(wanted):
+        if packet.stream is not video:
+            if packet.size:  # flush packets carry nothing for a remuxer
+                yield packet
+            continue
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:
+            info.corrupt_packets += 1
+            continue
+        yield from _convert(frames, info, video)
+
+
+def _convert(frames, info: SourceInfo, video) -> Iterator[DecodedFrame]:
+    for frame in frames:
+        if info.color is None:
+            info.color = color.describe(frame)
+        yield DecodedFrame(rgb=color.to_rgb(frame, info.color, high_depth=info.high_depth),
+                           pts=frame.pts, time_base=frame.time_base or video.time_base)

@@ -1,0 +1,142 @@
+"""Encode upscaled frames and remux the other streams into a temporary file beside the
+destination, renamed into place only when everything succeeded."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vsr.errors import InputError, OutputError
+from vsr.media import color
+from vsr.media.reader import SourceInfo
+
+DEFAULT_CODECS = {".mp4": "libx264", ".mkv": "libx264", ".mov": "libx264", ".m4v": "libx264", ".webm": "libvpx-vp9"}
+
+
+def default_codec(path: Path) -> str:
+    codec = DEFAULT_CODECS.get(path.suffix.lower())
+    if codec is None:
+        raise InputError(f"{path}: unknown output container {path.suffix or '(none)'}; use one of {', '.join(DEFAULT_CODECS)} or pass --codec")
+    return codec
+
+
+def choose_pix_fmt(codec: av.Codec, wanted: str) -> str:
+    """The input's pixel format when the codec takes it, else the nearest it does (same depth first)."""
+    formats = [f.name for f in (codec.video_formats or [])]
+    if not formats or wanted in formats:
+        return wanted
+    high = color.is_high_depth(wanted)
+    for candidate in (["yuv420p10le", "yuv444p10le"] if high else []) + ["yuv420p", "yuv444p"]:
+        if candidate in formats:
+            return candidate
+    return formats[0]
+
+
+def even_size(width: int, height: int, pix_fmt: str) -> tuple[int, int]:
+    """Round down to what the pixel format's chroma subsampling allows."""
+    mx, my = _chroma_multiple(pix_fmt)
+    return max(mx, width - width % mx), max(my, height - height % my)
+
+
+def _chroma_multiple(pix_fmt: str) -> tuple[int, int]:
+    if "420" in pix_fmt or pix_fmt in ("nv12", "nv21"):
+        return 2, 2
+    if "422" in pix_fmt or "nv16" in pix_fmt:
+        return 2, 1
+    if "411" in pix_fmt:
+        return 4, 1
+    return 1, 1
+
+
+class VideoWriter:
+    """Owns the output container; `write` a frame, `mux` a copied packet, `finish` or `abort`."""
+
+    def __init__(self, path: Path, *, source: SourceInfo, input_container: av.container.InputContainer,
+                 copy_streams: list[av.stream.Stream], width: int, height: int, codec: str, pix_fmt: str,
+                 crf: int | None, preset: str | None) -> None:
+        self.path = path
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self.finished = False
+        self.source = source
+        try:
+            self.container = av.open(str(self.tmp), mode="w", format=_format_for(path))
+            self.container.metadata.update(input_container.metadata)
+            self.video = self._add_video(input_container.streams.video[0], codec, pix_fmt, width, height, crf, preset)
+            self.copies = {s.index: self._add_copy(s) for s in copy_streams}
+        except BaseException:
+            self.abort()
+            raise
+        self.pix_fmt = pix_fmt
+
+    def _add_video(self, src, codec, pix_fmt, width, height, crf, preset):
+        rate = self.source.average_rate or Fraction(25)
+        stream = self.container.add_stream(codec, rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        # Keep the input's clock so every frame's pts carries over unchanged (VFR, offsets).
+        stream.time_base = self.source.time_base
+        stream.codec_context.time_base = self.source.time_base
+        if src.sample_aspect_ratio:
+            stream.codec_context.sample_aspect_ratio = src.sample_aspect_ratio
+        if self.source.color is not None:
+            color.tag_stream(stream.codec_context, self.source.color)
+        options = {}
+        if crf is not None:
+            options["crf"] = str(crf)
+        if preset is not None:
+            options["preset"] = preset
+        stream.codec_context.options = options
+        stream.metadata.update(src.metadata)
+        return stream
+
+    def _add_copy(self, src):
+        try:
+            out = self.container.add_stream_from_template(src)
+        except (ValueError, av.error.FFmpegError) as exc:
+            raise OutputError(f"{self.path}: cannot hold the {src.type} stream #{src.index} ({src.codec_context.name}): {exc}") from exc
+        out.metadata.update(src.metadata)
+        return out
+
+    def write(self, rgb: np.ndarray, pts: int | None, time_base: Fraction) -> None:
+        frame = color.from_rgb(rgb, self.source.color, self.pix_fmt) if self.source.color else av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=self.pix_fmt)
+        frame.pts = pts
+        frame.time_base = time_base
+        for packet in self.video.encode(frame):
+            self.container.mux(packet)
+
+    def mux(self, packet: av.Packet) -> None:
+        out = self.copies.get(packet.stream.index)
+        if out is None:
+            return
+        packet.stream = out
+        self.container.mux(packet)
+
+    def finish(self) -> None:
+        try:
+            for packet in self.video.encode(None):
+                self.container.mux(packet)
+            self.container.close()
+            os.replace(self.tmp, self.path)
+            self.finished = True
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        container = getattr(self, "container", None)
+        if container is not None:
+            try:
+                container.close()
+            except Exception:  # the file is being thrown away; its trailer does not matter
+                pass
+        self.tmp.unlink(missing_ok=True)
+
+
+def _format_for(path: Path) -> str | None:
+    return {".mkv": "matroska", ".webm": "webm", ".mov": "mov", ".mp4": "mp4", ".m4v": "mp4"}.get(path.suffix.lower())

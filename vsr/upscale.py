@@ -1,0 +1,232 @@
+"""`vsr.upscale`: decode → batched model → encode and remux, in threads joined by bounded
+queues, so memory stays flat however long the input is."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import torch
+
+from vsr.catalogue import DEFAULT_MODEL
+from vsr.engine import Engine, resolve_device, resolve_precision
+from vsr.errors import InputError, OutputError
+from vsr.media import reader, writer
+from vsr.media.reader import DecodedFrame
+
+log = logging.getLogger(__name__)
+
+QUEUE_FRAMES = 8  # per queue: enough to keep every stage busy, small enough to bound memory
+_DONE = object()
+
+
+@dataclass
+class Summary:
+    input: str
+    output: str
+    frames: int
+    seconds: float
+    fps: float
+    input_size: tuple[int, int]
+    output_size: tuple[int, int]
+    codec: str
+    pix_fmt: str
+    model: str
+    device: str
+    bytes: int
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def check_output(input_path: Path, output: Path, *, overwrite: bool) -> None:
+    if not output.parent.is_dir():
+        raise OutputError(f"{output}: the folder {output.parent} does not exist")
+    if output.exists() and output.resolve() == input_path.resolve():
+        raise OutputError(f"{output}: is the input; choose another output file")
+    if output.exists() and not overwrite:
+        raise OutputError(f"{output}: exists; use --overwrite to replace it")
+
+
+def upscale(input: str | Path, output: str | Path, *, model: str = DEFAULT_MODEL, scale: float | None = None,
+            device: str = "auto", precision: str = "auto", batch_size: int | None = None, tile: int = 0,
+            codec: str | None = None, crf: int | None = None, preset: str | None = None,
+            pix_fmt: str | None = None, audio: bool = True, overwrite: bool = False,
+            progress: bool = True) -> Summary:
+    """Upscale a video file; every frame keeps its timestamp, every audio track is remuxed."""
+    from vsr.model import load_model
+
+    input_path, output_path = Path(input), Path(output)
+    if batch_size is not None and batch_size < 1:
+        raise InputError(f"invalid --batch-size {batch_size}: must be at least 1")
+    if tile < 0:
+        raise InputError(f"invalid --tile {tile}: 0 (off) or a size in pixels")
+    container = reader.open_input(input_path)
+    try:
+        check_output(input_path, output_path, overwrite=overwrite)
+        info = reader.probe(container, input_path)
+        net = load_model(model)
+        scale = float(scale if scale is not None else net.scale)
+        if scale <= 0:
+            raise InputError(f"invalid --scale {scale:g}: must be positive")
+        if scale > net.scale:
+            raise InputError(f"--scale {scale:g} is above {net.name}'s native ×{net.scale}; use a ×{int(np.ceil(scale))} model or a smaller --scale")
+        codec_name = codec or writer.default_codec(output_path)
+        try:
+            av_codec = av.Codec(codec_name, "w")
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise InputError(f"unknown encoder --codec {codec_name!r}") from exc
+        out_fmt = writer.choose_pix_fmt(av_codec, pix_fmt or info.pix_fmt)
+        if pix_fmt and out_fmt != pix_fmt:
+            raise InputError(f"--pix-fmt {pix_fmt}: {codec_name} cannot encode it")
+        warnings: list[str] = []
+        if out_fmt != info.pix_fmt and not pix_fmt:
+            warnings.append(f"{codec_name} cannot encode {info.pix_fmt}; writing {out_fmt}")
+        want = (round(info.width * scale), round(info.height * scale))
+        out_w, out_h = writer.even_size(*want, out_fmt)
+        if (out_w, out_h) != want:
+            warnings.append(f"output size {want[0]}x{want[1]} rounded to {out_w}x{out_h} for {out_fmt}")
+        dev = resolve_device(device)
+        engine = Engine(model=net, device=dev, dtype=resolve_precision(precision, dev), out_size=(out_h, out_w), tile=tile)
+        batch = batch_size or (4 if dev.type == "cuda" else 1)
+        copy_streams = list(container.streams.audio) if audio else []
+        start = time.perf_counter()
+        frames = _run(container, info, engine, batch, copy_streams, progress, lambda: writer.VideoWriter(
+            output_path, source=info, input_container=container, copy_streams=copy_streams,
+            width=out_w, height=out_h, codec=codec_name, pix_fmt=out_fmt, crf=crf, preset=preset))
+        seconds = time.perf_counter() - start
+    finally:
+        container.close()
+    if info.corrupt_packets:
+        warnings.append(f"{info.corrupt_packets} corrupt video packet(s) skipped")
+    if info.frames and frames != info.frames:
+        warnings.append(f"the input declares {info.frames} frames; {frames} decoded and written")
+    warnings += engine.warnings
+    for w in warnings:
+        log.warning(w)
+    return Summary(input=str(input_path), output=str(output_path), frames=frames, seconds=round(seconds, 3),
+                   fps=round(frames / seconds, 3) if seconds else 0.0, input_size=(info.width, info.height),
+                   output_size=(out_w, out_h), codec=codec_name, pix_fmt=out_fmt, model=net.name, device=str(dev),
+                   bytes=output_path.stat().st_size, warnings=warnings)
+
+
+def _run(container, info, engine: Engine, batch: int, copy_streams, progress: bool, open_writer) -> int:
+    """Three stages in three threads; the first error anywhere stops all of them."""
+    from tqdm import tqdm
+
+    decoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
+    upscaled: queue.Queue = queue.Queue(QUEUE_FRAMES)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    state = {"writer": None, "frames": 0}
+    bar = tqdm(total=info.frames or None, unit="frame", disable=not progress, dynamic_ncols=True, leave=False)
+
+    def put(q: queue.Queue, item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def get(q: queue.Queue):
+        while not stop.is_set():
+            try:
+                return q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        return _DONE
+
+    def guarded(fn):
+        def run():
+            try:
+                fn()
+            except BaseException as exc:  # handed to the main thread, which raises it
+                errors.append(exc)
+                stop.set()
+        return run
+
+    def decode():
+        for item in reader.demux(container, info, copy_streams):
+            if not put(decoded, item):
+                return
+        put(decoded, _DONE)
+
+    def encode():
+        pending: list[av.Packet] = []  # packets that come before the first frame, while the writer cannot exist yet
+        while (item := get(upscaled)) is not _DONE:
+            if isinstance(item, DecodedFrame):
+                if state["writer"] is None:
+                    state["writer"] = open_writer()
+                    for packet in pending:
+                        state["writer"].mux(packet)
+                state["writer"].write(item.rgb, item.pts, item.time_base)
+                state["frames"] += 1
+                bar.update(1)
+            elif state["writer"] is None:
+                pending.append(item)
+            else:
+                state["writer"].mux(item)
+        if stop.is_set():
+            return
+        if state["writer"] is None:
+            raise InputError(f"{info.path}: no video frame could be decoded")
+        state["writer"].finish()
+
+    threads = [threading.Thread(target=guarded(decode), name="vsr-decode", daemon=True),
+               threading.Thread(target=guarded(encode), name="vsr-encode", daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        guarded(lambda: _infer(decoded, upscaled, engine, batch, get, put))()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.1)
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        stop.set()
+        bar.close()
+        for t in threads:
+            t.join()
+        if state["writer"] is not None and not state["writer"].finished:
+            state["writer"].abort()  # nothing half-written stays behind
+    if errors:
+        raise errors[0]
+    return state["frames"]
+
+
+def _infer(decoded, upscaled, engine: Engine, batch: int, get, put) -> None:
+    frames: list[DecodedFrame] = []
+
+    def flush():
+        if not frames:
+            return
+        stack = np.stack([f.rgb for f in frames])
+        tensor = torch.from_numpy(stack.astype(np.int32) if stack.dtype == np.uint16 else stack)
+        out = engine(tensor).numpy()
+        if out.dtype == np.int32:
+            out = out.astype(np.uint16)
+        for f, rgb in zip(frames, out):
+            put(upscaled, DecodedFrame(rgb=rgb, pts=f.pts, time_base=f.time_base))
+        frames.clear()
+
+    while (item := get(decoded)) is not _DONE:
+        if isinstance(item, DecodedFrame):
+            frames.append(item)
+            if len(frames) >= batch:
+                flush()
+        else:
+            put(upscaled, item)
+    flush()
+    put(upscaled, _DONE)
