@@ -148,10 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code, turning every expected failure into one line."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="vsr", standalone_mode=False)
-        return 0
+        code = command.main(args=argv, prog_name="vsr", standalone_mode=False)
     except typer.Exit as exc:
-        return exc.exit_code
+        code = exc.exit_code
     except (typer.Abort, KeyboardInterrupt) as exc:  # click turns Ctrl-C in a prompt into Abort
         return _fail("interrupted", 130, exc)
     except VsrError as exc:
@@ -163,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
             return _fail(exc.format_message(), exc.exit_code, exc)
         # A bug: still one line, the traceback under VSR_DEBUG=1.
         return _fail(f"unexpected {type(exc).__name__}: {exc} (set VSR_DEBUG=1 for the traceback)", 1, exc)
+    # Typer turns Ctrl-C inside a command into exit code 130, returned rather than raised here.
+    if code == 130:
+        print("vsr: error: interrupted", file=sys.stderr)
+    return code if isinstance(code, int) else 0
 
 
 def _fail(message: str, code: int, exc: BaseException) -> int:

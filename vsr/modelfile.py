@@ -8,10 +8,8 @@ unpickler, which refuses anything but tensors and plain containers before constr
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from vsr.atomic import publish, temporary_beside
 from vsr.errors import ModelError
 
 PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt")
@@ -75,14 +74,10 @@ def write_safetensors(path: Path, state_dict: dict[str, torch.Tensor], metadata:
     meta = {k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in metadata.items()}
     tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
+    tmp = temporary_beside(path)
     try:
-        save_file(tensors, tmp, metadata=meta)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is for the temporary name only
-        os.replace(tmp, path)
+        save_file(tensors, str(tmp), metadata=meta)
+        publish(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise

@@ -3,14 +3,13 @@ destination, renamed into place only when everything succeeded."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
+from vsr.atomic import publish, temporary_beside
 from vsr.errors import InputError, OutputError
 from vsr.media import color
 from vsr.media.reader import SourceInfo
@@ -60,9 +59,7 @@ class VideoWriter:
                  copy_streams: list[av.stream.Stream], width: int, height: int, codec: str, pix_fmt: str,
                  crf: int | None, preset: str | None) -> None:
         self.path = path
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
+        self.tmp = temporary_beside(path)
         self.finished = False
         self.source = source
         try:
@@ -122,7 +119,7 @@ class VideoWriter:
             for packet in self.video.encode(None):
                 self.container.mux(packet)
             self.container.close()
-            os.replace(self.tmp, self.path)
+            publish(self.tmp, self.path)
             self.finished = True
         except BaseException:
             self.abort()

@@ -1,0 +1,241 @@
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+
+import vsr
+from clips import make_clip, stream_packets, video_timing
+from vsr.cli import main
+from vsr.engine import Engine
+from vsr.media import reader
+from vsr.upscale import upscale
+
+
+def _frames(path: Path) -> list[np.ndarray]:
+    container = reader.open_input(path)
+    with container:
+        info = reader.probe(container, path)
+        return [f.rgb for f in reader.demux(container, info, [])]
+
+
+def _psnr(a, b, peak=255.0) -> float:
+    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(peak**2 / mse)
+
+
+def _expected(path: Path, scale: int = 4) -> list[np.ndarray]:
+    """The model applied to the decoded input frames, as the pipeline should produce them."""
+    frames = _frames(path)
+    model = vsr.load_model("realesr-animevideov3")
+    h, w = frames[0].shape[:2]
+    engine = Engine(model=model, device=torch.device("cpu"), dtype=torch.float32, out_size=(h * scale, w * scale))
+    return [engine(torch.from_numpy(f[None]))[0].numpy() for f in frames]
+
+
+def _color_tags(path: Path):
+    with av.open(str(path)) as c:
+        ctx = c.streams.video[0].codec_context
+        return int(ctx.colorspace), int(ctx.color_primaries), int(ctx.color_trc), int(ctx.color_range)
+
+
+@pytest.mark.parametrize(("name", "kwargs", "suffix"), [
+    ("cfr", {}, ".mp4"),
+    ("vfr-offset", {"durations_ms": (20, 60, 35, 41), "start_ms": 1500}, ".mkv"),
+    ("ntsc", {"rate": Fraction(30000, 1001), "durations_ms": (1001 / 30,), "time_base": Fraction(1, 30000)}, ".mp4"),
+    ("two-audio", {"audio_tracks": 2}, ".mkv"),
+    ("no-audio", {"audio_tracks": 0}, ".mp4"),
+    ("bt709", {"colorspace": 1}, ".mp4"),
+    ("10bit", {"pix_fmt": "yuv420p10le", "audio_tracks": 0}, ".mkv"),
+])
+def test_everything_but_the_pixels_is_kept(tmp_path, name, kwargs, suffix):
+    src, dst = tmp_path / f"in{suffix}", tmp_path / f"out{suffix}"
+    make_clip(src, **kwargs)
+    summary = upscale(src, dst, progress=False)
+    assert summary.frames == 8 and summary.output_size == (128, 96)
+    assert video_timing(dst) == video_timing(src)
+    assert stream_packets(dst, "audio") == stream_packets(src, "audio")
+    with av.open(str(src)) as a, av.open(str(dst)) as b:
+        assert len(a.streams) == len(b.streams)
+        assert [s.metadata.get("language") for s in a.streams.audio] == [s.metadata.get("language") for s in b.streams.audio]
+        assert b.streams.video[0].codec_context.pix_fmt == a.streams.video[0].codec_context.pix_fmt
+    if name == "bt709":
+        assert _color_tags(dst) == _color_tags(src)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([src.name, dst.name])
+
+
+def test_untagged_small_input_is_tagged_with_the_matrix_used(tmp_path):
+    src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    make_clip(src, audio_tracks=0)
+    upscale(src, dst, progress=False)
+    assert _color_tags(dst)[0] == 5  # BT.601 (below 720 lines), written so players need not guess
+
+
+@pytest.mark.parametrize(("size", "scale", "pix_fmt", "expected"), [
+    ((35, 27), 3, "yuv420p", (104, 80)),  # 105×81 rounded down to even for 4:2:0
+    ((1, 1), 4, "yuv444p", (4, 4)),
+    ((8, 8), 4, "yuv420p", (32, 32)),
+])
+def test_odd_and_tiny_sizes(tmp_path, size, scale, pix_fmt, expected):
+    src, dst = tmp_path / "in.mkv", tmp_path / "out.mkv"
+    # ffv1 takes any size; x264 refuses odd sizes in 4:2:0
+    make_clip(src, size=size, pix_fmt=pix_fmt, audio_tracks=0, frames=4, codec="ffv1")
+    summary = upscale(src, dst, scale=scale, progress=False)
+    assert summary.output_size == expected
+    assert video_timing(dst) == video_timing(src)
+    if expected != (size[0] * scale, size[1] * scale):
+        assert any("rounded" in w for w in summary.warnings)
+
+
+def test_pixels_match_the_model_lossless(tmp_path):
+    src, dst = tmp_path / "in.mkv", tmp_path / "out.mkv"
+    make_clip(src, pix_fmt="yuv444p", audio_tracks=0, codec="libx264", options={"qp": "0"})
+    upscale(src, dst, codec="ffv1", progress=False)
+    got, want = _frames(dst), _expected(src)
+    assert len(got) == len(want)
+    assert min(_psnr(g, w) for g, w in zip(got, want)) >= 40
+
+
+def test_pixels_match_the_model_default_codec_bt709(tmp_path):
+    src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    make_clip(src, colorspace=1, audio_tracks=0)
+    upscale(src, dst, progress=False)
+    got, want = _frames(dst), _expected(src)
+    assert min(_psnr(g, w) for g, w in zip(got, want)) >= 30
+
+
+def test_bt709_colours_are_right_not_only_tagged(tmp_path):
+    """A flat colour encoded with the BT.709 matrix must decode to that colour; read as BT.601
+    it would be visibly off, so this catches a matrix mix-up that tags alone would hide."""
+    rgb = np.array([200, 60, 30], np.float64)
+    kr, kb = 0.2126, 0.0722
+    y = kr * rgb[0] + (1 - kr - kb) * rgb[1] + kb * rgb[2]
+    cb, cr = (rgb[2] - y) / (2 * (1 - kb)), (rgb[0] - y) / (2 * (1 - kr))
+    planes = [np.full((16, 16), round(16 + y * 219 / 255), np.uint8),
+              np.full((16, 16), round(128 + cb * 224 / 255), np.uint8),
+              np.full((16, 16), round(128 + cr * 224 / 255), np.uint8)]
+    src = tmp_path / "flat709.mkv"
+    with av.open(str(src), "w") as out:
+        v = out.add_stream("ffv1", rate=25)
+        v.width = v.height = 16
+        v.pix_fmt = "yuv444p"
+        v.codec_context.colorspace = 1
+        frame = av.VideoFrame(16, 16, "yuv444p")
+        for plane, data in zip(frame.planes, planes):
+            plane.update(data.tobytes())
+        frame.colorspace, frame.pts = 1, 0
+        for packet in [*v.encode(frame), *v.encode(None)]:
+            out.mux(packet)
+    decoded = _frames(src)[0].reshape(-1, 3).mean(axis=0)
+    assert np.abs(decoded - rgb).max() <= 2
+
+
+def test_memory_does_not_grow_with_length(tmp_path):
+    script = (
+        "import resource, sys; from vsr.upscale import upscale; "
+        "upscale(sys.argv[1], sys.argv[2], progress=False); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    peaks = []
+    for n in (30, 300):
+        src, dst = tmp_path / f"in{n}.mp4", tmp_path / f"out{n}.mp4"
+        make_clip(src, frames=n, audio_tracks=1)
+        result = subprocess.run([sys.executable, "-c", script, str(src), str(dst)], capture_output=True, text=True, check=True)
+        peaks.append(int(result.stdout.strip()) / 1024)
+    assert peaks[1] - peaks[0] < 50, peaks
+
+
+# ---------------------------------------------------------------- failures
+
+
+def _cli(capsys, *args):
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+@pytest.fixture
+def clip(tmp_path) -> Path:
+    path = tmp_path / "in.mp4"
+    make_clip(path, audio_tracks=0, frames=4)
+    return path
+
+
+def test_failures_are_one_line_exit_2_and_leave_nothing(tmp_path, capsys, clip):
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    audio_only = tmp_path / "audio.m4a"
+    with av.open(str(audio_only), "w") as out:
+        a = out.add_stream("aac", rate=48000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="flt", layout="mono")
+        frame.sample_rate, frame.pts = 48000, 0
+        for packet in [*a.encode(frame), *a.encode(None)]:
+            out.mux(packet)
+    existing = tmp_path / "exists.mp4"
+    existing.write_bytes(b"precious")
+    bad_model = tmp_path / "model.onnx"
+    bad_model.write_bytes(b"")
+    out = tmp_path / "out.mp4"
+    cases = [
+        ([tmp_path / "missing.mp4", out], "no such file"),
+        ([text, out], "not a media file"),
+        ([audio_only, out], "no video stream"),
+        ([clip, out, "--model", bad_model], "unsupported model file"),
+        ([clip, tmp_path / "nowhere" / "out.mp4"], "does not exist"),
+        ([clip, existing], "--overwrite"),
+        ([clip, out, "--scale", "8"], "above"),
+        ([clip, out, "--scale", "-1"], "must be positive"),
+        ([clip, out, "--batch-size", "0"], "at least 1"),
+        ([clip, out, "--codec", "nonesuch"], "unknown encoder"),
+        ([clip, tmp_path / "out.xyz"], "unknown output container"),
+        ([clip, out, "--frobnicate"], "No such option"),
+    ]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for args, message in cases:
+        code, err = _cli(capsys, "upscale", *args)
+        assert code == 2, (args, err)
+        assert err.startswith("vsr: error: ") and message in err and err.count("\n") == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert existing.read_bytes() == b"precious"
+
+
+def test_overwrite_replaces(tmp_path, capsys, clip):
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"old")
+    code, err = _cli(capsys, "upscale", clip, out, "--overwrite", "--quiet")
+    assert code == 0, err
+    assert len(video_timing(out)) == 4
+
+
+def test_json_summary(tmp_path, capsys, clip):
+    out = tmp_path / "out.mp4"
+    assert main(["upscale", str(clip), str(out), "--json", "--quiet", "--scale", "2"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["frames"] == 4 and summary["output_size"] == [64, 48] and summary["codec"] == "libx264"
+
+
+def test_ctrl_c_exits_130_and_leaves_nothing(tmp_path):
+    src = tmp_path / "long.mp4"
+    make_clip(src, frames=600, size=(96, 64), audio_tracks=0)
+    out = tmp_path / "out.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "vsr", "upscale", str(src), str(out)],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(p.name.startswith(".out.") for p in tmp_path.iterdir()):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "vsr: error: interrupted"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
