@@ -20,7 +20,7 @@ from clips import make_clip, stream_packets, video_timing
 from vsr.cli import main
 from vsr.engine import Engine
 from vsr.media import reader
-from vsr.upscale import upscale
+from vsr.pipeline import upscale
 
 
 def _frames(path: Path) -> list[np.ndarray]:
@@ -143,7 +143,7 @@ def test_bt709_colours_are_right_not_only_tagged(tmp_path):
 
 def test_memory_does_not_grow_with_length(tmp_path):
     script = (
-        "import resource, sys; from vsr.upscale import upscale; "
+        "import resource, sys; from vsr.pipeline import upscale; "
         "upscale(sys.argv[1], sys.argv[2], progress=False); "
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
@@ -154,6 +154,32 @@ def test_memory_does_not_grow_with_length(tmp_path):
         result = subprocess.run([sys.executable, "-c", script, str(src), str(dst)], capture_output=True, text=True, check=True)
         peaks.append(int(result.stdout.strip()) / 1024)
     assert peaks[1] - peaks[0] < 50, peaks
+
+
+def test_truncated_input_keeps_what_decodes(tmp_path):
+    src, dst = tmp_path / "in.mkv", tmp_path / "out.mkv"
+    make_clip(src, frames=40, audio_tracks=0, codec="ffv1", size=(48, 32))
+    data = src.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    summary = upscale(cut, dst, progress=False)
+    assert 10 < summary.frames < 40
+    assert len(video_timing(dst)) == summary.frames
+    assert video_timing(dst) == video_timing(src)[: summary.frames]
+
+
+def test_corrupt_packets_are_skipped_and_counted(tmp_path):
+    src, dst = tmp_path / "in.mkv", tmp_path / "out.mkv"
+    make_clip(src, frames=20, audio_tracks=0, codec="ffv1", size=(48, 32))
+    data = bytearray(src.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 400] = bytes(400)  # zero out the middle of one frame's data
+    bad = tmp_path / "bad.mkv"
+    bad.write_bytes(bytes(data))
+    summary = upscale(bad, dst, progress=False)
+    # vsr loses nothing beyond what the damage took: every frame FFmpeg can still decode is kept.
+    assert summary.frames >= 15
+    assert video_timing(dst) == video_timing(bad)
 
 
 # ---------------------------------------------------------------- failures

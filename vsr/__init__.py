@@ -14,8 +14,9 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from vsr.model import Model, load_model
+    from vsr.pipeline import upscale
 
-__all__ = ["BackendError", "InputError", "Model", "ModelError", "OutputError", "VsrError", "__version__", "load_model"]
+__all__ = ["BackendError", "InputError", "Model", "ModelError", "OutputError", "VsrError", "__version__", "load_model", "upscale"]
 
 
 def __getattr__(name: str) -> Any:
@@ -23,4 +24,8 @@ def __getattr__(name: str) -> Any:
         from vsr import model
 
         return getattr(model, name)
+    if name == "upscale":
+        from vsr.pipeline import upscale
+
+        return upscale
     raise AttributeError(f"module 'vsr' has no attribute {name!r}")

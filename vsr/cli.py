@@ -131,7 +131,7 @@ def upscale_command(
     """Upscale a video, keeping every frame's timestamp, the audio tracks and the colours."""
     import logging
 
-    from vsr.upscale import upscale
+    from vsr.pipeline import upscale
 
     logging.basicConfig(level=logging.ERROR if quiet else logging.WARNING, format="vsr: warning: %(message)s")
     summary = upscale(input, output, model=model, scale=scale, device=device, precision=precision,

@@ -82,8 +82,20 @@ def demux(container: av.container.InputContainer, info: SourceInfo, copy_streams
     """
     video = container.streams.video[0]
     video.thread_type = "AUTO"
-    wanted = [video, *copy_streams]
-    for packet in container.demux(wanted):
+    packets = container.demux([video, *copy_streams])
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.error.FFmpegError as exc:
+            # A truncated or damaged file: keep every frame that decoded, drain the decoder, and say so.
+            info.warnings.append(f"{info.path}: the input ends early ({exc.strerror or exc}); kept every frame that decoded")
+            try:
+                yield from _convert(video.codec_context.decode(None), info, video)
+            except av.error.FFmpegError:
+                pass
+            return
         if packet.stream is not video:
             if packet.size:  # flush packets carry nothing for a remuxer
                 yield packet

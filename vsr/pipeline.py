@@ -105,6 +105,7 @@ def upscale(input: str | Path, output: str | Path, *, model: str = DEFAULT_MODEL
         seconds = time.perf_counter() - start
     finally:
         container.close()
+    warnings += info.warnings
     if info.corrupt_packets:
         warnings.append(f"{info.corrupt_packets} corrupt video packet(s) skipped")
     if info.frames and frames != info.frames:
