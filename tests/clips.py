@@ -16,7 +16,7 @@ PHOTO = np.tile(np.asarray(Image.open(_PHOTO_FILE).convert("RGB")), (4, 4, 1))  
 def make_clip(path: Path, *, frames: int = 8, size: tuple[int, int] = (32, 24), durations_ms=(40,), start_ms: int = 0,
               audio_tracks: int = 1, codec: str = "libx264", pix_fmt: str = "yuv420p",
               rate: Fraction = Fraction(25), colorspace: int | None = None, time_base: Fraction = Fraction(1, 1000),
-              options: dict | None = None) -> list[np.ndarray]:
+              options: dict | None = None, rotation: int = 0, sar: Fraction | None = None) -> list[np.ndarray]:
     """Write a clip panning over a photograph; returns the RGB frames that went in."""
     w, h = size
     images = []
@@ -24,6 +24,10 @@ def make_clip(path: Path, *, frames: int = 8, size: tuple[int, int] = (32, 24), 
         v = out.add_stream(codec, rate=rate, options=options or {})
         v.width, v.height, v.pix_fmt = w, h, pix_fmt
         v.codec_context.time_base = time_base
+        if rotation:
+            v.set_display_rotation(rotation)
+        if sar is not None:
+            v.codec_context.sample_aspect_ratio = sar
         if colorspace is not None:
             v.codec_context.colorspace = colorspace
             v.codec_context.color_primaries = colorspace

@@ -44,6 +44,13 @@ def _expected(path: Path, scale: int = 4) -> list[np.ndarray]:
     return [engine(torch.from_numpy(f[None]))[0].numpy() for f in frames]
 
 
+def _rotation_and_sar(path: Path):
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        frame = next(c.decode(stream))
+        return int(frame.rotation or 0), stream.codec_context.sample_aspect_ratio
+
+
 def _color_tags(path: Path):
     with av.open(str(path)) as c:
         ctx = c.streams.video[0].codec_context
@@ -58,6 +65,7 @@ def _color_tags(path: Path):
     ("no-audio", {"audio_tracks": 0}, ".mp4"),
     ("bt709", {"colorspace": 1}, ".mp4"),
     ("10bit", {"pix_fmt": "yuv420p10le", "audio_tracks": 0}, ".mkv"),
+    ("rotated-sar", {"rotation": 90, "sar": Fraction(4, 3)}, ".mp4"),
 ])
 def test_everything_but_the_pixels_is_kept(tmp_path, name, kwargs, suffix):
     src, dst = tmp_path / f"in{suffix}", tmp_path / f"out{suffix}"
@@ -72,6 +80,9 @@ def test_everything_but_the_pixels_is_kept(tmp_path, name, kwargs, suffix):
         assert b.streams.video[0].codec_context.pix_fmt == a.streams.video[0].codec_context.pix_fmt
     if name == "bt709":
         assert _color_tags(dst) == _color_tags(src)
+    assert _rotation_and_sar(dst) == _rotation_and_sar(src)
+    if name == "rotated-sar":
+        assert _rotation_and_sar(src) == (90, Fraction(4, 3))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([src.name, dst.name])
 
 

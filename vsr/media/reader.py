@@ -36,6 +36,7 @@ class SourceInfo:
     frames: int  # 0 when the container does not say
     color: color.ColorInfo | None = None
     high_depth: bool = False
+    rotation: int = 0  # counter-clockwise degrees from the display matrix, carried to the output
     corrupt_packets: int = 0
     warnings: list[str] = field(default_factory=list)
 
@@ -112,5 +113,6 @@ def _convert(frames, info: SourceInfo, video) -> Iterator[DecodedFrame]:
     for frame in frames:
         if info.color is None:
             info.color = color.describe(frame)
+            info.rotation = int(frame.rotation or 0)
         yield DecodedFrame(rgb=color.to_rgb(frame, info.color, high_depth=info.high_depth),
                            pts=frame.pts, time_base=frame.time_base or video.time_base)

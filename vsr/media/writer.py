@@ -79,6 +79,8 @@ class VideoWriter:
         # Keep the input's clock so every frame's pts carries over unchanged (VFR, offsets).
         stream.time_base = self.source.time_base
         stream.codec_context.time_base = self.source.time_base
+        if self.source.rotation:
+            stream.set_display_rotation(self.source.rotation)
         if src.sample_aspect_ratio:
             stream.codec_context.sample_aspect_ratio = src.sample_aspect_ratio
         if self.source.color is not None:
