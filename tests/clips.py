@@ -16,7 +16,8 @@ PHOTO = np.tile(np.asarray(Image.open(_PHOTO_FILE).convert("RGB")), (4, 4, 1))  
 def make_clip(path: Path, *, frames: int = 8, size: tuple[int, int] = (32, 24), durations_ms=(40,), start_ms: int = 0,
               audio_tracks: int = 1, codec: str = "libx264", pix_fmt: str = "yuv420p",
               rate: Fraction = Fraction(25), colorspace: int | None = None, time_base: Fraction = Fraction(1, 1000),
-              options: dict | None = None, rotation: int = 0, sar: Fraction | None = None) -> list[np.ndarray]:
+              options: dict | None = None, rotation: int = 0, sar: Fraction | None = None,
+              subtitles: bool = False) -> list[np.ndarray]:
     """Write a clip panning over a photograph; returns the RGB frames that went in."""
     w, h = size
     images = []
@@ -38,6 +39,7 @@ def make_clip(path: Path, *, frames: int = 8, size: tuple[int, int] = (32, 24), 
             a.layout = "stereo"
             a.metadata["language"] = ["eng", "fra", "deu"][i % 3]
             audios.append(a)
+        sub = out.add_stream("ass") if subtitles else None
         pts = round(start_ms / 1000 / time_base)
         for i in range(frames):
             # A slow pan over a real photograph: the colour detail of real footage, not of noise.
@@ -64,6 +66,13 @@ def make_clip(path: Path, *, frames: int = 8, size: tuple[int, int] = (32, 24), 
                     out.mux(packet)
                 t += 1024
             for packet in a.encode(None):
+                out.mux(packet)
+        if sub is not None:
+            for i, text in enumerate(("Dialogue: 0,0:00:00.00,0:00:00.10,Default,,0,0,0,,hello",
+                                      "Dialogue: 0,0:00:00.10,0:00:00.20,Default,,0,0,0,,world")):
+                packet = av.Packet(text.encode())
+                packet.stream, packet.pts, packet.dts, packet.duration = sub, i * 100, i * 100, 100
+                packet.time_base = Fraction(1, 1000)
                 out.mux(packet)
     return images
 

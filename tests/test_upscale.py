@@ -66,6 +66,7 @@ def _color_tags(path: Path):
     ("bt709", {"colorspace": 1}, ".mp4"),
     ("10bit", {"pix_fmt": "yuv420p10le", "audio_tracks": 0}, ".mkv"),
     ("rotated-sar", {"rotation": 90, "sar": Fraction(4, 3)}, ".mp4"),
+    ("subtitles", {"subtitles": True}, ".mkv"),
 ])
 def test_everything_but_the_pixels_is_kept(tmp_path, name, kwargs, suffix):
     src, dst = tmp_path / f"in{suffix}", tmp_path / f"out{suffix}"
@@ -74,6 +75,9 @@ def test_everything_but_the_pixels_is_kept(tmp_path, name, kwargs, suffix):
     assert summary.frames == 8 and summary.output_size == (128, 96)
     assert video_timing(dst) == video_timing(src)
     assert stream_packets(dst, "audio") == stream_packets(src, "audio")
+    assert stream_packets(dst, "subtitle") == stream_packets(src, "subtitle")
+    if name == "subtitles":
+        assert len(stream_packets(src, "subtitle")[0]) == 2
     with av.open(str(src)) as a, av.open(str(dst)) as b:
         assert len(a.streams) == len(b.streams)
         assert [s.metadata.get("language") for s in a.streams.audio] == [s.metadata.get("language") for s in b.streams.audio]
@@ -84,6 +88,14 @@ def test_everything_but_the_pixels_is_kept(tmp_path, name, kwargs, suffix):
     if name == "rotated-sar":
         assert _rotation_and_sar(src) == (90, Fraction(4, 3))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([src.name, dst.name])
+
+
+def test_subtitles_the_container_cannot_hold_are_reported(tmp_path):
+    src, dst = tmp_path / "in.mkv", tmp_path / "out.mp4"
+    make_clip(src, subtitles=True, audio_tracks=0)
+    summary = upscale(src, dst, progress=False)
+    assert any("subtitle track #1 (ssa) cannot go into .mp4" in w for w in summary.warnings)
+    assert len(video_timing(dst)) == 8
 
 
 def test_untagged_small_input_is_tagged_with_the_matrix_used(tmp_path):

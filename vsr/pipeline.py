@@ -98,6 +98,12 @@ def upscale(input: str | Path, output: str | Path, *, model: str = DEFAULT_MODEL
         engine = Engine(model=net, device=dev, dtype=resolve_precision(precision, dev), out_size=(out_h, out_w), tile=tile)
         batch = batch_size or (4 if dev.type == "cuda" else 1)
         copy_streams = list(container.streams.audio) if audio else []
+        for sub in container.streams.subtitles:
+            if writer.can_hold_subtitle(output_path, sub.codec_context.name):
+                copy_streams.append(sub)
+            else:
+                warnings.append(f"subtitle track #{sub.index} ({sub.codec_context.name}) cannot go into "
+                                f"{output_path.suffix}; left out (use .mkv to keep it)")
         start = time.perf_counter()
         frames = _run(container, info, engine, batch, copy_streams, progress, lambda: writer.VideoWriter(
             output_path, source=info, input_container=container, copy_streams=copy_streams,

@@ -17,6 +17,15 @@ from vsr.media.reader import SourceInfo
 DEFAULT_CODECS = {".mp4": "libx264", ".mkv": "libx264", ".mov": "libx264", ".m4v": "libx264", ".webm": "libvpx-vp9"}
 
 
+# Subtitle codecs each container can hold as they are (Matroska takes any).
+_SUBTITLES = {".mp4": {"mov_text"}, ".m4v": {"mov_text"}, ".mov": {"mov_text"}, ".webm": {"webvtt"}}
+
+
+def can_hold_subtitle(path: Path, codec: str) -> bool:
+    allowed = _SUBTITLES.get(path.suffix.lower())
+    return allowed is None or codec in allowed
+
+
 def default_codec(path: Path) -> str:
     codec = DEFAULT_CODECS.get(path.suffix.lower())
     if codec is None:
