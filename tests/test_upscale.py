@@ -288,3 +288,41 @@ def test_ctrl_c_exits_130_and_leaves_nothing(tmp_path):
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1] == "vsr: error: interrupted"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
+
+
+# ---------------------------------------------------------------- images and folders
+
+
+def test_still_image_with_alpha(tmp_path):
+    from PIL import Image
+
+    rgba = np.zeros((10, 12, 4), np.uint8)
+    rgba[..., :3] = np.asarray(Image.open(Path(__file__).parent / "data" / "photos" / "coffee.png"))[:10, :12]
+    rgba[2:8, 3:9, 3] = 255  # an opaque square on a transparent field
+    src, dst = tmp_path / "in.png", tmp_path / "out.webp"
+    Image.fromarray(rgba).save(src)
+    summary = upscale(src, dst, progress=False)
+    assert summary.output_size == (48, 40)
+    out = np.asarray(Image.open(dst).convert("RGBA"))
+    assert out.shape == (40, 48, 4)
+    assert out[0, 0, 3] == 0 and out[20, 24, 3] == 255
+    jpg = tmp_path / "out.jpg"
+    assert upscale(src, jpg, scale=2, progress=False).output_size == (24, 20)
+
+
+def test_folder_goes_on_after_a_failure(tmp_path, capsys):
+    from PIL import Image
+
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    Image.open(Path(__file__).parent / "data" / "photos" / "chelsea.png").crop((0, 0, 16, 12)).save(folder / "a.png")
+    make_clip(folder / "b.mp4", frames=3, audio_tracks=0)
+    (folder / "c.mp4").write_text("broken")
+    (folder / "notes.txt").write_text("ignored")
+    code = main(["upscale", str(folder), str(out), "--quiet", "--json"])
+    captured = capsys.readouterr()
+    rows = json.loads(captured.out)
+    assert code == 1 and "1 of 3 files failed" in captured.err
+    assert [Path(r.get("output", r["input"])).name for r in rows] == ["a.png", "b.mp4", "c.mp4"]
+    assert "error" in rows[2] and "not a media file" in rows[2]["error"]
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.mp4"]

@@ -131,17 +131,27 @@ def upscale_command(
     """Upscale a video, keeping every frame's timestamp, the audio tracks and the colours."""
     import logging
 
+    from vsr.errors import BackendError
     from vsr.pipeline import upscale
 
     logging.basicConfig(level=logging.ERROR if quiet else logging.WARNING, format="vsr: warning: %(message)s")
-    summary = upscale(input, output, model=model, scale=scale, device=device, precision=precision,
-                      batch_size=batch_size, tile=tile, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
-                      audio=not no_audio, overwrite=overwrite, progress=not quiet)
+    result = upscale(input, output, model=model, scale=scale, device=device, precision=precision,
+                     batch_size=batch_size, tile=tile, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
+                     audio=not no_audio, overwrite=overwrite, progress=not quiet)
+    results = result if isinstance(result, list) else [result]
+    rows = [r if isinstance(r, dict) else r.as_dict() for r in results]
     if as_json:
-        typer.echo(json.dumps(summary.as_dict(), indent=2))
+        typer.echo(json.dumps(rows if isinstance(result, list) else rows[0], indent=2))
     elif not quiet:
-        typer.echo(f"{summary.output}: {summary.frames} frames {summary.input_size[0]}x{summary.input_size[1]} → "
-                   f"{summary.output_size[0]}x{summary.output_size[1]} in {summary.seconds:.1f} s ({summary.fps:.2f} fps)")
+        for r in rows:
+            if "error" in r:
+                typer.echo(f"{r['input']}: failed: {r['error']}")
+            else:
+                typer.echo(f"{r['output']}: {r['frames']} frame(s) {r['input_size'][0]}x{r['input_size'][1]} → "
+                           f"{r['output_size'][0]}x{r['output_size'][1]} in {r['seconds']:.1f} s ({r['fps']:.2f} fps)")
+    failed = [r for r in rows if "error" in r]
+    if failed:
+        raise BackendError(f"{len(failed)} of {len(rows)} files failed (listed above)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,12 +17,14 @@ import torch
 
 from vsr.catalogue import DEFAULT_MODEL
 from vsr.engine import Engine, resolve_device, resolve_precision
-from vsr.errors import InputError, OutputError
+from vsr.errors import InputError, OutputError, VsrError
 from vsr.media import reader, writer
+from vsr.media.image import IMAGE_SUFFIXES, is_image, read_image, write_image
 from vsr.media.reader import DecodedFrame
 
 log = logging.getLogger(__name__)
 
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".m4v", ".webm", ".avi", ".gif", ".ts", ".mts", ".flv", ".wmv", ".mpg", ".mpeg"}
 QUEUE_FRAMES = 8  # per queue: enough to keep every stage busy, small enough to bound memory
 _DONE = object()
 
@@ -60,25 +62,91 @@ def upscale(input: str | Path, output: str | Path, *, model: str = DEFAULT_MODEL
             device: str = "auto", precision: str = "auto", batch_size: int | None = None, tile: int = 0,
             codec: str | None = None, crf: int | None = None, preset: str | None = None,
             pix_fmt: str | None = None, audio: bool = True, overwrite: bool = False,
-            progress: bool = True) -> Summary:
-    """Upscale a video file; every frame keeps its timestamp, every audio track is remuxed."""
-    from vsr.model import load_model
+            progress: bool = True) -> Summary | list[Summary | dict]:
+    """Upscale a video, a still image, or every image and video in a folder.
 
-    input_path, output_path = Path(input), Path(output)
+    Video: every frame keeps its timestamp, every audio track is remuxed. A folder gives a list
+    with one summary per file, or `{"input", "error"}` for a file that failed.
+    """
     if batch_size is not None and batch_size < 1:
         raise InputError(f"invalid --batch-size {batch_size}: must be at least 1")
     if tile < 0:
         raise InputError(f"invalid --tile {tile}: 0 (off) or a size in pixels")
+    options = dict(model=model, scale=scale, device=device, precision=precision, batch_size=batch_size, tile=tile,
+                   codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=audio, overwrite=overwrite, progress=progress)
+    input_path, output_path = Path(input), Path(output)
+    if input_path.is_dir():
+        return _upscale_folder(input_path, output_path, options)
+    if is_image(input_path):
+        return _upscale_image(input_path, output_path, **options)
+    return _upscale_video(input_path, output_path, **options)
+
+
+def _load(model: str, scale: float | None):
+    from vsr.model import load_model
+
+    net = load_model(model)
+    scale = float(scale if scale is not None else net.scale)
+    if scale <= 0:
+        raise InputError(f"invalid --scale {scale:g}: must be positive")
+    if scale > net.scale:
+        raise InputError(f"--scale {scale:g} is above {net.name}'s native ×{net.scale}; use a ×{int(np.ceil(scale))} model or a smaller --scale")
+    return net, scale
+
+
+def _upscale_image(input_path: Path, output_path: Path, *, model, scale, device, precision, tile, overwrite,
+                   **_unused) -> Summary:
+    from PIL import Image
+
+    if not is_image(output_path):
+        raise OutputError(f"{output_path}: a still image needs an image output ({', '.join(IMAGE_SUFFIXES)})")
+    check_output(input_path, output_path, overwrite=overwrite)
+    rgb, alpha, carry = read_image(input_path)
+    net, scale = _load(model, scale)
+    h, w = rgb.shape[:2]
+    out_w, out_h = max(1, round(w * scale)), max(1, round(h * scale))
+    dev = resolve_device(device)
+    engine = Engine(model=net, device=dev, dtype=resolve_precision(precision, dev), out_size=(out_h, out_w), tile=tile)
+    start = time.perf_counter()
+    out = engine(torch.from_numpy(rgb[None]))[0].numpy()
+    if alpha is not None:  # alpha is a mask, not a picture: a sharp resampler keeps its edges clean
+        alpha = np.asarray(Image.fromarray(alpha).resize((out_w, out_h), Image.Resampling.LANCZOS))
+    write_image(output_path, out, alpha, carry)
+    seconds = time.perf_counter() - start
+    return Summary(input=str(input_path), output=str(output_path), frames=1, seconds=round(seconds, 3),
+                   fps=round(1 / seconds, 3), input_size=(w, h), output_size=(out_w, out_h),
+                   codec=output_path.suffix.lower().lstrip("."), pix_fmt="rgba" if alpha is not None else "rgb24",
+                   model=net.name, device=str(dev), bytes=output_path.stat().st_size, warnings=list(engine.warnings))
+
+
+def _upscale_folder(input_dir: Path, output_dir: Path, options: dict) -> list[Summary | dict]:
+    """Every image and video in the folder, same names in the output folder; one failure is
+    reported and the rest go on."""
+    if not output_dir.parent.is_dir():
+        raise OutputError(f"{output_dir}: the folder {output_dir.parent} does not exist")
+    if output_dir.exists() and not output_dir.is_dir():
+        raise OutputError(f"{output_dir}: exists and is not a folder")
+    files = sorted(p for p in input_dir.iterdir() if p.is_file() and (is_image(p) or p.suffix.lower() in VIDEO_SUFFIXES))
+    if not files:
+        raise InputError(f"{input_dir}: no images or videos in this folder")
+    output_dir.mkdir(exist_ok=True)
+    results: list[Summary | dict] = []
+    for path in files:
+        try:
+            results.append(upscale(path, output_dir / path.name, **options))
+        except VsrError as exc:
+            log.warning("%s", exc)
+            results.append({"input": str(path), "error": str(exc)})
+    return results
+
+
+def _upscale_video(input_path: Path, output_path: Path, *, model, scale, device, precision, batch_size, tile,
+                   codec, crf, preset, pix_fmt, audio, overwrite, progress) -> Summary:
     container = reader.open_input(input_path)
     try:
         check_output(input_path, output_path, overwrite=overwrite)
         info = reader.probe(container, input_path)
-        net = load_model(model)
-        scale = float(scale if scale is not None else net.scale)
-        if scale <= 0:
-            raise InputError(f"invalid --scale {scale:g}: must be positive")
-        if scale > net.scale:
-            raise InputError(f"--scale {scale:g} is above {net.name}'s native ×{net.scale}; use a ×{int(np.ceil(scale))} model or a smaller --scale")
+        net, scale = _load(model, scale)
         codec_name = codec or writer.default_codec(output_path)
         try:
             av_codec = av.Codec(codec_name, "w")
