@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 TILE_OVERLAP = 16
+MIN_TILE = 32
 
 
 def resolve_device(device: str) -> torch.device:
@@ -77,11 +78,11 @@ class Engine:
                 half = x.shape[0] // 2
                 self._warn("out of GPU memory: splitting the batch")
                 return torch.cat([self._run(x[:half]), self._run(x[half:])])
-            if self.tile == 0 or self.tile > 64:
-                self.tile = max(64, (max(x.shape[-2:]) // 2) if self.tile == 0 else self.tile // 2)
-                self._warn(f"out of GPU memory: tiling frames at {self.tile} px")
+            if self.tile == 0 or self.tile > MIN_TILE:
+                self.tile = max(MIN_TILE, (max(x.shape[-2:]) // 2) if self.tile == 0 else self.tile // 2)
+                self._warn("out of GPU memory: tiling frames")
                 return self._run(x)
-            raise BackendError("out of GPU memory even with 64-pixel tiles; try --device cpu") from None
+            raise BackendError(f"out of GPU memory even with {MIN_TILE}-pixel tiles; try --device cpu") from None
         if self.dtype != torch.float32 and not torch.isfinite(y).all():
             self._warn("non-finite output in half precision: that batch was redone in fp32")
             self.model.to(dtype=torch.float32)
