@@ -17,7 +17,7 @@ def make_clip(path: Path, *, frames: int = 8, size: tuple[int, int] = (32, 24), 
               audio_tracks: int = 1, codec: str = "libx264", pix_fmt: str = "yuv420p",
               rate: Fraction = Fraction(25), colorspace: int | None = None, time_base: Fraction = Fraction(1, 1000),
               options: dict | None = None, rotation: int = 0, sar: Fraction | None = None,
-              subtitles: bool = False) -> list[np.ndarray]:
+              subtitles: bool = False, audio_codec: str = "aac") -> list[np.ndarray]:
     """Write a clip panning over a photograph; returns the RGB frames that went in."""
     w, h = size
     images = []
@@ -35,7 +35,7 @@ def make_clip(path: Path, *, frames: int = 8, size: tuple[int, int] = (32, 24), 
             v.codec_context.color_trc = colorspace
         audios = []
         for i in range(audio_tracks):
-            a = out.add_stream("aac", rate=48000)
+            a = out.add_stream(audio_codec, rate=48000)
             a.layout = "stereo"
             a.metadata["language"] = ["eng", "fra", "deu"][i % 3]
             audios.append(a)
@@ -60,7 +60,11 @@ def make_clip(path: Path, *, frames: int = 8, size: tuple[int, int] = (32, 24), 
             t = 0
             while t < (total_s + 0.1) * 48000:
                 samples = (0.1 * np.sin(np.arange(t, t + 1024) * (0.01 + 0.01 * k))).astype(np.float32)
-                frame = av.AudioFrame.from_ndarray(np.stack([samples, samples]), format="fltp", layout="stereo")
+                if audio_codec == "pcm_s16le":  # packed 16-bit: left and right samples interleaved
+                    pcm = (np.repeat(samples, 2) * 32767).astype(np.int16)[None]
+                    frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="stereo")
+                else:
+                    frame = av.AudioFrame.from_ndarray(np.stack([samples, samples]), format="fltp", layout="stereo")
                 frame.sample_rate, frame.pts = 48000, t
                 for packet in a.encode(frame):
                     out.mux(packet)

@@ -98,6 +98,22 @@ def test_subtitles_the_container_cannot_hold_are_reported(tmp_path):
     assert len(video_timing(dst)) == 8
 
 
+@pytest.mark.parametrize(("audio_codec", "src_suffix", "dst_suffix", "expected"), [
+    ("pcm_s16le", ".mkv", ".mp4", "aac"),
+    ("aac", ".mp4", ".webm", "opus"),
+])
+def test_audio_the_container_cannot_hold_is_reencoded(tmp_path, audio_codec, src_suffix, dst_suffix, expected):
+    src, dst = tmp_path / f"in{src_suffix}", tmp_path / f"out{dst_suffix}"
+    make_clip(src, audio_codec=audio_codec, frames=6)
+    summary = upscale(src, dst, progress=False)
+    assert any(f"({audio_codec}) cannot go into {dst_suffix}" in w for w in summary.warnings), summary.warnings
+    with av.open(str(src)) as a, av.open(str(dst)) as b:
+        assert b.streams.audio[0].codec_context.name == expected
+        duration = lambda c: sum(f.samples for f in c.decode(c.streams.audio[0])) / c.streams.audio[0].codec_context.sample_rate
+        assert abs(duration(a) - duration(b)) < 0.05
+    assert video_timing(dst) == video_timing(src)
+
+
 def test_untagged_small_input_is_tagged_with_the_matrix_used(tmp_path):
     src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
     make_clip(src, audio_tracks=0)

@@ -21,6 +21,22 @@ DEFAULT_CODECS = {".mp4": "libx264", ".mkv": "libx264", ".mov": "libx264", ".m4v
 _SUBTITLES = {".mp4": {"mov_text"}, ".m4v": {"mov_text"}, ".mov": {"mov_text"}, ".webm": {"webvtt"}}
 
 
+# Audio codecs each container can hold as they are (Matroska takes any), and what to re-encode to.
+_AUDIO = {
+    ".mp4": {"aac", "mp3", "ac3", "eac3", "alac", "flac", "opus"},
+    ".m4v": {"aac", "mp3", "ac3", "eac3", "alac", "flac", "opus"},
+    ".mov": {"aac", "mp3", "ac3", "eac3", "alac", "flac", "opus", "pcm_s16le", "pcm_s24le", "pcm_f32le"},
+    ".webm": {"opus", "vorbis"},
+}
+_STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+_AUDIO_FALLBACK = {".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".webm": "libopus"}
+
+
+def can_hold_audio(path: Path, codec: str) -> bool:
+    allowed = _AUDIO.get(path.suffix.lower())
+    return allowed is None or codec in allowed
+
+
 def can_hold_subtitle(path: Path, codec: str) -> bool:
     allowed = _SUBTITLES.get(path.suffix.lower())
     return allowed is None or codec in allowed
@@ -75,7 +91,13 @@ class VideoWriter:
             self.container = av.open(str(self.tmp), mode="w", format=_format_for(path))
             self.container.metadata.update(input_container.metadata)
             self.video = self._add_video(input_container.streams.video[0], codec, pix_fmt, width, height, crf, preset)
-            self.copies = {s.index: self._add_copy(s) for s in copy_streams}
+            self.transcoders: dict[int, tuple[av.stream.Stream, av.AudioResampler]] = {}
+            self.copies = {}
+            for s in copy_streams:
+                if s.type == "audio" and not can_hold_audio(path, s.codec_context.name):
+                    self.transcoders[s.index] = self._add_transcoder(s)
+                else:
+                    self.copies[s.index] = self._add_copy(s)
         except BaseException:
             self.abort()
             raise
@@ -111,6 +133,27 @@ class VideoWriter:
         out.metadata.update(src.metadata)
         return out
 
+    def _add_transcoder(self, src):
+        """An audio track the container cannot hold as it is: decoded and re-encoded, and said so."""
+        codec = _AUDIO_FALLBACK[self.path.suffix.lower()]
+        ctx = src.codec_context
+        rate = ctx.sample_rate if codec != "libopus" else 48000  # Opus runs at 48 kHz
+        out = self.container.add_stream(codec, rate=rate)
+        # The standard layout for the channel count: some sources say only "2 channels", which
+        # encoders such as aac refuse.
+        channels = ctx.layout.nb_channels if ctx.layout else 2
+        out.layout = _STANDARD_LAYOUTS.get(channels, ctx.layout.name if ctx.layout else "stereo")
+        out.metadata.update(src.metadata)
+        self.source.warnings.append(f"audio track #{src.index} ({ctx.name}) cannot go into {self.path.suffix}; "
+                                    f"re-encoded to {codec}")
+        fmt = out.codec_context.codec.audio_formats[0].name
+        return out, av.AudioResampler(format=fmt, layout=out.layout.name, rate=rate)
+
+    def _encode_audio(self, out, resampler, frame) -> None:
+        for resampled in resampler.resample(frame):
+            for packet in out.encode(resampled):
+                self.container.mux(packet)
+
     def write(self, rgb: np.ndarray, pts: int | None, time_base: Fraction) -> None:
         frame = color.from_rgb(rgb, self.source.color, self.pix_fmt) if self.source.color else av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=self.pix_fmt)
         frame.pts = pts
@@ -119,6 +162,11 @@ class VideoWriter:
             self.container.mux(packet)
 
     def mux(self, packet: av.Packet) -> None:
+        if packet.stream.index in self.transcoders:
+            out, resampler = self.transcoders[packet.stream.index]
+            for frame in packet.decode():
+                self._encode_audio(out, resampler, frame)
+            return
         out = self.copies.get(packet.stream.index)
         if out is None:
             return
@@ -129,6 +177,10 @@ class VideoWriter:
         try:
             for packet in self.video.encode(None):
                 self.container.mux(packet)
+            for out, resampler in self.transcoders.values():
+                self._encode_audio(out, resampler, None)
+                for packet in out.encode(None):
+                    self.container.mux(packet)
             self.container.close()
             publish(self.tmp, self.path)
             self.finished = True
