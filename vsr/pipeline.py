@@ -180,6 +180,9 @@ def _upscale_video(input_path: Path, output_path: Path, *, model, scale, device,
     finally:
         container.close()
     warnings += info.warnings
+    if info.timestamp_gaps:
+        warnings.append(f"the video timestamps jump by two frame durations or more {info.timestamp_gaps} time(s): "
+                        "frames missing from a damaged input, or a variable frame rate; every timestamp is kept as it is")
     if info.corrupt_packets:
         warnings.append(f"{info.corrupt_packets} corrupt video packet(s) skipped")
     if info.frames and frames != info.frames:

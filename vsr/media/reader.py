@@ -38,6 +38,8 @@ class SourceInfo:
     high_depth: bool = False
     rotation: int = 0  # counter-clockwise degrees from the display matrix, carried to the output
     corrupt_packets: int = 0
+    timestamp_gaps: int = 0  # jumps of two frame durations or more: frames lost to damage, or VFR
+    _last: tuple[int, int] | None = None  # (pts, duration) of the previous frame
     warnings: list[str] = field(default_factory=list)
 
 
@@ -114,5 +116,12 @@ def _convert(frames, info: SourceInfo, video) -> Iterator[DecodedFrame]:
         if info.color is None:
             info.color = color.describe(frame)
             info.rotation = int(frame.rotation or 0)
+        duration = int(getattr(frame, "duration", 0) or 0)
+        if frame.pts is not None and info._last is not None:
+            last_pts, last_duration = info._last
+            if last_duration and last_duration == duration and frame.pts - last_pts >= 2 * duration:
+                info.timestamp_gaps += 1
+        if frame.pts is not None:
+            info._last = (frame.pts, duration)
         yield DecodedFrame(rgb=color.to_rgb(frame, info.color, high_depth=info.high_depth),
                            pts=frame.pts, time_base=frame.time_base or video.time_base)
