@@ -22,6 +22,7 @@ def make_clip(path: Path, *, frames: int = 8, size: tuple[int, int] = (32, 24), 
     w, h = size
     images = []
     with av.open(str(path), "w") as out:
+        out.metadata["title"] = "vsr test clip"
         v = out.add_stream(codec, rate=rate, options=options or {})
         v.width, v.height, v.pix_fmt = w, h, pix_fmt
         v.codec_context.time_base = time_base

@@ -80,6 +80,7 @@ def test_everything_but_the_pixels_is_kept(tmp_path, name, kwargs, suffix):
         assert len(stream_packets(src, "subtitle")[0]) == 2
     with av.open(str(src)) as a, av.open(str(dst)) as b:
         assert len(a.streams) == len(b.streams)
+        assert b.metadata.get("title") == a.metadata.get("title") == "vsr test clip"
         assert [s.metadata.get("language") for s in a.streams.audio] == [s.metadata.get("language") for s in b.streams.audio]
         assert b.streams.video[0].codec_context.pix_fmt == a.streams.video[0].codec_context.pix_fmt
     if name == "bt709":
@@ -282,6 +283,15 @@ def test_overwrite_replaces(tmp_path, capsys, clip):
     code, err = _cli(capsys, "upscale", clip, out, "--overwrite", "--quiet")
     assert code == 0, err
     assert len(video_timing(out)) == 4
+
+
+def test_no_audio_leaves_audio_out_and_says_so(tmp_path):
+    src, dst = tmp_path / "in.mkv", tmp_path / "out.mkv"
+    make_clip(src, audio_tracks=2)
+    summary = upscale(src, dst, audio=False, progress=False)
+    with av.open(str(dst)) as c:
+        assert len(c.streams.audio) == 0
+    assert any("2 audio track(s) left out" in w for w in summary.warnings)
 
 
 def test_json_summary(tmp_path, capsys, clip):

@@ -166,6 +166,12 @@ def _upscale_video(input_path: Path, output_path: Path, *, model, scale, device,
         engine = Engine(model=net, device=dev, dtype=resolve_precision(precision, dev), out_size=(out_h, out_w), tile=tile)
         batch = batch_size or (4 if dev.type == "cuda" else 1)
         copy_streams = list(container.streams.audio) if audio else []
+        video = container.streams.video[0]
+        for other in container.streams:
+            if other is not video and other.type not in ("audio", "subtitle"):
+                warnings.append(f"{other.type} stream #{other.index} is not carried over")
+        if not audio and container.streams.audio:
+            warnings.append(f"{len(container.streams.audio)} audio track(s) left out (--no-audio)")
         for sub in container.streams.subtitles:
             if writer.can_hold_subtitle(output_path, sub.codec_context.name):
                 copy_streams.append(sub)
