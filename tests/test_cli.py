@@ -79,6 +79,11 @@ def test_convert_refuses_to_clobber(capsys, tmp_path):
     assert json.loads(out)["dtype"] == "float16"
 
 
+def test_bare_vsr_shows_help(capsys):
+    code, out, err = _run(capsys)
+    assert code == 0 and "upscale" in out and "models" in out and not err
+
+
 def test_console_entry_point():
     result = subprocess.run([sys.executable, "-m", "vsr", "--version"], capture_output=True, text=True, check=True)
     assert result.stdout.startswith("vsr ")

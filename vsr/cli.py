@@ -157,6 +157,9 @@ def upscale_command(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code, turning every expected failure into one line."""
     command = typer.main.get_command(app)
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:  # a bare `vsr` is a request for help, not a usage error
+        argv = ["--help"]
     try:
         code = command.main(args=argv, prog_name="vsr", standalone_mode=False)
     except typer.Exit as exc:
