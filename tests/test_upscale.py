@@ -265,6 +265,7 @@ def test_failures_are_one_line_exit_2_and_leave_nothing(tmp_path, capsys, clip):
         ([clip, out, "--scale", "-1"], "must be positive"),
         ([clip, out, "--batch-size", "0"], "at least 1"),
         ([clip, out, "--codec", "nonesuch"], "unknown encoder"),
+        ([clip, out, "--preset", "bogus"], "libx264 cannot encode 128x96 yuv420p with --preset bogus"),
         ([clip, tmp_path / "out.xyz"], "unknown output container"),
         ([clip, out, "--frobnicate"], "No such option"),
     ]

@@ -17,7 +17,7 @@ import torch
 
 from vsr.catalogue import DEFAULT_MODEL
 from vsr.engine import Engine, resolve_device, resolve_precision
-from vsr.errors import InputError, OutputError, VsrError
+from vsr.errors import BackendError, InputError, OutputError, VsrError
 from vsr.media import reader, writer
 from vsr.media.image import IMAGE_SUFFIXES, is_image, read_image, write_image
 from vsr.media.reader import DecodedFrame
@@ -162,6 +162,8 @@ def _upscale_video(input_path: Path, output_path: Path, *, model, scale, device,
         out_w, out_h = writer.even_size(*want, out_fmt)
         if (out_w, out_h) != want:
             warnings.append(f"output size {want[0]}x{want[1]} rounded to {out_w}x{out_h} for {out_fmt}")
+        writer.check_encoder(codec_name, width=out_w, height=out_h, pix_fmt=out_fmt,
+                             options=writer.encoder_options(crf, preset))
         dev = resolve_device(device)
         engine = Engine(model=net, device=dev, dtype=resolve_precision(precision, dev), out_size=(out_h, out_w), tile=tile)
         batch = batch_size or (4 if dev.type == "cuda" else 1)
@@ -286,7 +288,11 @@ def _run(container, info, engine: Engine, batch: int, copy_streams, progress: bo
         if state["writer"] is not None and not state["writer"].finished:
             state["writer"].abort()  # nothing half-written stays behind
     if errors:
-        raise errors[0]
+        exc = errors[0]
+        if isinstance(exc, (av.error.FFmpegError, OSError)) and not isinstance(exc, VsrError):
+            where = state["writer"].path if state["writer"] is not None else info.path
+            raise BackendError(f"{where}: processing failed and nothing was written ({exc})") from exc
+        raise exc
     return state["frames"]
 
 

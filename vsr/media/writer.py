@@ -7,6 +7,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import av.logging
 import numpy as np
 
 from vsr.atomic import publish, temporary_beside
@@ -77,6 +78,34 @@ def _chroma_multiple(pix_fmt: str) -> tuple[int, int]:
     return 1, 1
 
 
+def encoder_options(crf: int | None, preset: str | None) -> dict[str, str]:
+    options = {}
+    if crf is not None:
+        options["crf"] = str(crf)
+    if preset is not None:
+        options["preset"] = preset
+    return options
+
+
+def check_encoder(codec: str, *, width: int, height: int, pix_fmt: str, options: dict[str, str]) -> None:
+    """Open the encoder once with the user's options before any work, so a bad --preset or --crf
+    is a usage error up front rather than a failure after decoding has begun."""
+    ctx = av.CodecContext.create(codec, "w")
+    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = width, height, pix_fmt, Fraction(1, 25)
+    ctx.options = dict(options)
+    level = av.logging.get_level()
+    av.logging.set_level(av.logging.ERROR)  # route the codec's own complaint to us, not to stderr
+    try:
+        with av.logging.Capture() as logs:
+            ctx.open()
+    except av.error.FFmpegError as exc:
+        said = "; ".join(message.strip() for _, _, message in logs) or str(exc)
+        shown = " ".join(f"--{k} {v}" for k, v in options.items()) or "the default settings"
+        raise InputError(f"{codec} cannot encode {width}x{height} {pix_fmt} with {shown}: {said}") from exc
+    finally:
+        av.logging.set_level(level)
+
+
 class VideoWriter:
     """Owns the output container; `write` a frame, `mux` a copied packet, `finish` or `abort`."""
 
@@ -116,12 +145,7 @@ class VideoWriter:
             stream.codec_context.sample_aspect_ratio = src.sample_aspect_ratio
         if self.source.color is not None:
             color.tag_stream(stream.codec_context, self.source.color)
-        options = {}
-        if crf is not None:
-            options["crf"] = str(crf)
-        if preset is not None:
-            options["preset"] = preset
-        stream.codec_context.options = options
+        stream.codec_context.options = encoder_options(crf, preset)
         stream.metadata.update(src.metadata)
         return stream
 
