@@ -78,7 +78,8 @@ def upscale(input: str | Path, output: str | Path, *, model: str = DEFAULT_MODEL
     if input_path.is_dir():
         return _upscale_folder(input_path, output_path, options)
     if is_image(input_path):
-        return _upscale_image(input_path, output_path, **options)
+        return _upscale_image(input_path, output_path, model=model, scale=scale, device=device,
+                              precision=precision, tile=tile, overwrite=overwrite)
     return _upscale_video(input_path, output_path, **options)
 
 
@@ -94,8 +95,8 @@ def _load(model: str, scale: float | None):
     return net, scale
 
 
-def _upscale_image(input_path: Path, output_path: Path, *, model, scale, device, precision, tile, overwrite,
-                   **_unused) -> Summary:
+def _upscale_image(input_path: Path, output_path: Path, *, model: str, scale: float | None, device: str,
+                   precision: str, tile: int, overwrite: bool) -> Summary:
     from PIL import Image
 
     if not is_image(output_path):
