@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import sys
@@ -28,6 +29,18 @@ app.add_typer(models_app, name="models")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")]
 Fp16Option = Annotated[bool, typer.Option("--fp16", help="Store the weights in half precision.")]
+
+
+class GifPalette(str, enum.Enum):
+    auto = "auto"
+    global_ = "global"
+    per_frame = "per-frame"
+
+
+class Dither(str, enum.Enum):
+    none = "none"
+    bayer = "bayer"
+    floyd_steinberg = "floyd-steinberg"
 
 
 def _version(value: bool) -> None:
@@ -111,7 +124,7 @@ def models_convert(
 
 @app.command("upscale")
 def upscale_command(
-    input: Annotated[Path, typer.Argument(help="The video to upscale.")],
+    input: Annotated[Path, typer.Argument(help="The video, animated image, image or folder to upscale.")],
     output: Annotated[Path, typer.Argument(help="Where to write the result; the container follows the extension.")],
     scale: Annotated[Optional[float], typer.Option(help="Output scale (default: the model's); at most the model's.")] = None,
     model: Annotated[str, typer.Option(help="A model name or file.")] = "realesr-animevideov3",
@@ -124,11 +137,21 @@ def upscale_command(
     preset: Annotated[Optional[str], typer.Option(help="The encoder's preset.")] = None,
     pix_fmt: Annotated[Optional[str], typer.Option(help="Output pixel format (default: the input's).")] = None,
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Leave the audio tracks out.")] = False,
+    gif_palette: Annotated[GifPalette, typer.Option(help="GIF output: one palette for all frames, one per frame, or "
+                                                    "auto (global when the source's colours fit one palette).")] = GifPalette.auto,
+    dither: Annotated[Dither, typer.Option(help="GIF output: dithering when reducing to 256 colours.")] = Dither.floyd_steinberg,
+    quality: Annotated[Optional[int], typer.Option(help="WebP/JPEG output quality 0-100 (default: lossless WebP, JPEG 95).")] = None,
+    background: Annotated[Optional[str], typer.Option(help="Colour under transparent pixels when the output has no alpha "
+                                                      "(video); default: the file's background colour, else black.")] = None,
     overwrite: OverwriteOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or warnings.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Upscale a video, keeping every frame's timestamp, the audio tracks and the colours."""
+    """Upscale a video, an animated GIF/WebP/APNG, an image or a folder.
+
+    Video keeps every frame's timestamp, the audio tracks and the colours; animated images keep
+    their delays, loop count and transparency.
+    """
     import logging
 
     from vsr.errors import BackendError
@@ -137,7 +160,8 @@ def upscale_command(
     logging.basicConfig(level=logging.ERROR if quiet else logging.WARNING, format="vsr: warning: %(message)s")
     result = upscale(input, output, model=model, scale=scale, device=device, precision=precision,
                      batch_size=batch_size, tile=tile, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
-                     audio=not no_audio, overwrite=overwrite, progress=not quiet)
+                     audio=not no_audio, overwrite=overwrite, gif_palette=gif_palette.value, dither=dither.value,
+                     quality=quality, background=background, progress=not quiet)
     results = result if isinstance(result, list) else [result]
     rows = [r if isinstance(r, dict) else r.as_dict() for r in results]
     if as_json:

@@ -8,6 +8,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +16,20 @@ import av
 import numpy as np
 import torch
 
+from vsr.alpha import bleed, resize_alpha
 from vsr.catalogue import DEFAULT_MODEL
 from vsr.engine import Engine, resolve_device, resolve_precision
 from vsr.errors import BackendError, InputError, OutputError, VsrError
-from vsr.media import reader, writer
+from vsr.media import animated, reader, writer
+from vsr.media.color import RGB_SOURCE
 from vsr.media.image import IMAGE_SUFFIXES, is_image, read_image, write_image
+from vsr.media.palette import DEFAULT_DITHER, DITHERS
 from vsr.media.reader import DecodedFrame
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".m4v", ".webm", ".avi", ".gif", ".ts", ".mts", ".flv", ".wmv", ".mpg", ".mpeg"}
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".m4v", ".webm", ".avi", ".ts", ".mts", ".flv", ".wmv", ".mpg", ".mpeg"}
+GIF_PALETTES = ("auto", "global", "per-frame")
 QUEUE_FRAMES = 8  # per queue: enough to keep every stage busy, small enough to bound memory
 _DONE = object()
 
@@ -62,25 +67,50 @@ def upscale(input: str | Path, output: str | Path, *, model: str = DEFAULT_MODEL
             device: str = "auto", precision: str = "auto", batch_size: int | None = None, tile: int = 0,
             codec: str | None = None, crf: int | None = None, preset: str | None = None,
             pix_fmt: str | None = None, audio: bool = True, overwrite: bool = False,
-            progress: bool = True) -> Summary | list[Summary | dict]:
-    """Upscale a video, a still image, or every image and video in a folder.
+            gif_palette: str = "auto", dither: str = DEFAULT_DITHER, quality: int | None = None,
+            background: str | None = None, progress: bool = True) -> Summary | list[Summary | dict]:
+    """Upscale a video, an animated image (GIF, WebP, APNG), a still image, or every image and
+    video in a folder.
 
-    Video: every frame keeps its timestamp, every audio track is remuxed. A folder gives a list
-    with one summary per file, or `{"input", "error"}` for a file that failed.
+    Video: every frame keeps its timestamp, every audio track is remuxed. Animated images keep
+    their delays, loop count and transparency. A folder gives a list with one summary per file,
+    or `{"input", "error"}` for a file that failed.
     """
     if batch_size is not None and batch_size < 1:
         raise InputError(f"invalid --batch-size {batch_size}: must be at least 1")
     if tile < 0:
         raise InputError(f"invalid --tile {tile}: 0 (off) or a size in pixels")
+    if gif_palette not in GIF_PALETTES:
+        raise InputError(f"invalid --gif-palette {gif_palette!r}: use {', '.join(GIF_PALETTES)}")
+    if dither not in DITHERS:
+        raise InputError(f"invalid --dither {dither!r}: use {', '.join(DITHERS)}")
+    if quality is not None and not 0 <= quality <= 100:
+        raise InputError(f"invalid --quality {quality}: 0 to 100")
     options = dict(model=model, scale=scale, device=device, precision=precision, batch_size=batch_size, tile=tile,
-                   codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=audio, overwrite=overwrite, progress=progress)
+                   codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=audio, overwrite=overwrite,
+                   gif_palette=gif_palette, dither=dither, quality=quality, background=background, progress=progress)
     input_path, output_path = Path(input), Path(output)
     if input_path.is_dir():
         return _upscale_folder(input_path, output_path, options)
-    if is_image(input_path):
+    out_suffix = output_path.suffix.lower()
+    if is_image(input_path) or input_path.suffix.lower() in animated.ANIMATED_SUFFIXES:
+        if animated.is_animated(input_path) or out_suffix in (".gif", ".apng"):
+            return _upscale_animated(input_path, output_path, **options)
         return _upscale_image(input_path, output_path, model=model, scale=scale, device=device,
-                              precision=precision, tile=tile, overwrite=overwrite)
+                              precision=precision, tile=tile, quality=quality, overwrite=overwrite)
     return _upscale_video(input_path, output_path, **options)
+
+
+def _background(value: str | None, info: animated.AnimationInfo) -> tuple[int, int, int]:
+    """--background, else the file's own background colour, else black."""
+    if value is None:
+        return info.background or (0, 0, 0)
+    from PIL import ImageColor
+
+    try:
+        return ImageColor.getrgb(value)[:3]
+    except ValueError as exc:
+        raise InputError(f"invalid --background {value!r}: a colour name or #rrggbb") from exc
 
 
 def _load(model: str, scale: float | None):
@@ -96,7 +126,7 @@ def _load(model: str, scale: float | None):
 
 
 def _upscale_image(input_path: Path, output_path: Path, *, model: str, scale: float | None, device: str,
-                   precision: str, tile: int, overwrite: bool) -> Summary:
+                   precision: str, tile: int, quality: int | None, overwrite: bool) -> Summary:
     from PIL import Image
 
     if not is_image(output_path):
@@ -112,7 +142,7 @@ def _upscale_image(input_path: Path, output_path: Path, *, model: str, scale: fl
     out = engine(torch.from_numpy(rgb[None]))[0].numpy()
     if alpha is not None:  # alpha is a mask, not a picture: a sharp resampler keeps its edges clean
         alpha = np.asarray(Image.fromarray(alpha).resize((out_w, out_h), Image.Resampling.LANCZOS))
-    write_image(output_path, out, alpha, carry)
+    write_image(output_path, out, alpha, carry, quality=95 if quality is None else quality)
     seconds = time.perf_counter() - start
     return Summary(input=str(input_path), output=str(output_path), frames=1, seconds=round(seconds, 3),
                    fps=round(1 / seconds, 3), input_size=(w, h), output_size=(out_w, out_h),
@@ -127,7 +157,7 @@ def _upscale_folder(input_dir: Path, output_dir: Path, options: dict) -> list[Su
         raise OutputError(f"{output_dir}: the folder {output_dir.parent} does not exist")
     if output_dir.exists() and not output_dir.is_dir():
         raise OutputError(f"{output_dir}: exists and is not a folder")
-    files = sorted(p for p in input_dir.iterdir() if p.is_file() and (is_image(p) or p.suffix.lower() in VIDEO_SUFFIXES))
+    files = sorted(p for p in input_dir.iterdir() if p.is_file() and (is_image(p) or p.suffix.lower() in VIDEO_SUFFIXES | animated.ANIMATED_SUFFIXES))
     if not files:
         raise InputError(f"{input_dir}: no images or videos in this folder")
     output_dir.mkdir(exist_ok=True)
@@ -141,50 +171,92 @@ def _upscale_folder(input_dir: Path, output_dir: Path, options: dict) -> list[Su
     return results
 
 
+@dataclass
+class _VideoOutput:
+    codec: str
+    pix_fmt: str
+    width: int
+    height: int
+    warnings: list[str]
+
+
+def _video_output(output_path: Path, *, codec: str | None, pix_fmt: str | None, crf: int | None,
+                  preset: str | None, source_pix_fmt: str, size: tuple[int, int]) -> _VideoOutput:
+    """Encoder, pixel format and frame size for a video output, checked before any work."""
+    codec_name = codec or writer.default_codec(output_path)
+    try:
+        av_codec = av.Codec(codec_name, "w")
+    except (av.error.FFmpegError, ValueError) as exc:
+        raise InputError(f"unknown encoder --codec {codec_name!r}") from exc
+    out_fmt = writer.choose_pix_fmt(av_codec, pix_fmt or source_pix_fmt)
+    if pix_fmt and out_fmt != pix_fmt:
+        raise InputError(f"--pix-fmt {pix_fmt}: {codec_name} cannot encode it")
+    warnings: list[str] = []
+    if out_fmt != source_pix_fmt and not pix_fmt:
+        warnings.append(f"{codec_name} cannot encode {source_pix_fmt}; writing {out_fmt}")
+    out_w, out_h = writer.even_size(*size, out_fmt)
+    if (out_w, out_h) != size:
+        warnings.append(f"output size {size[0]}x{size[1]} rounded to {out_w}x{out_h} for {out_fmt}")
+    writer.check_encoder(codec_name, width=out_w, height=out_h, pix_fmt=out_fmt, options=writer.encoder_options(crf, preset))
+    return _VideoOutput(codec_name, out_fmt, out_w, out_h, warnings)
+
+
+def _engine(net, device: str, precision: str, size: tuple[int, int], tile: int) -> Engine:
+    dev = resolve_device(device)
+    return Engine(model=net, device=dev, dtype=resolve_precision(precision, dev), out_size=(size[1], size[0]), tile=tile)
+
+
+def _scaled(width: int, height: int, scale: float) -> tuple[int, int]:
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def _upscale_video(input_path: Path, output_path: Path, *, model, scale, device, precision, batch_size, tile,
-                   codec, crf, preset, pix_fmt, audio, overwrite, progress) -> Summary:
+                   codec, crf, preset, pix_fmt, audio, overwrite, gif_palette, dither, quality, background,
+                   progress) -> Summary:
     container = reader.open_input(input_path)
     try:
         check_output(input_path, output_path, overwrite=overwrite)
         info = reader.probe(container, input_path)
         net, scale = _load(model, scale)
-        codec_name = codec or writer.default_codec(output_path)
-        try:
-            av_codec = av.Codec(codec_name, "w")
-        except (av.error.FFmpegError, ValueError) as exc:
-            raise InputError(f"unknown encoder --codec {codec_name!r}") from exc
-        out_fmt = writer.choose_pix_fmt(av_codec, pix_fmt or info.pix_fmt)
-        if pix_fmt and out_fmt != pix_fmt:
-            raise InputError(f"--pix-fmt {pix_fmt}: {codec_name} cannot encode it")
         warnings: list[str] = []
-        if out_fmt != info.pix_fmt and not pix_fmt:
-            warnings.append(f"{codec_name} cannot encode {info.pix_fmt}; writing {out_fmt}")
-        want = (round(info.width * scale), round(info.height * scale))
-        out_w, out_h = writer.even_size(*want, out_fmt)
-        if (out_w, out_h) != want:
-            warnings.append(f"output size {want[0]}x{want[1]} rounded to {out_w}x{out_h} for {out_fmt}")
-        writer.check_encoder(codec_name, width=out_w, height=out_h, pix_fmt=out_fmt,
-                             options=writer.encoder_options(crf, preset))
-        dev = resolve_device(device)
-        engine = Engine(model=net, device=dev, dtype=resolve_precision(precision, dev), out_size=(out_h, out_w), tile=tile)
-        batch = batch_size or (4 if dev.type == "cuda" else 1)
-        copy_streams = list(container.streams.audio) if audio else []
+        to_animation = output_path.suffix.lower() in animated.ANIMATED_OUTPUTS
+        if to_animation:
+            out_w, out_h = _scaled(info.width, info.height, scale)
+            codec_name, out_fmt = output_path.suffix.lower().lstrip("."), "rgb24"
+            open_writer = lambda: animated.open_writer(  # noqa: E731
+                output_path, width=out_w, height=out_h, plays=0, has_alpha=False,
+                gif_palette="per-frame" if gif_palette == "auto" else gif_palette, dither=dither, quality=quality)
+        else:
+            out = _video_output(output_path, codec=codec, pix_fmt=pix_fmt, crf=crf, preset=preset,
+                                source_pix_fmt=info.pix_fmt, size=(round(info.width * scale), round(info.height * scale)))
+            codec_name, out_fmt, out_w, out_h = out.codec, out.pix_fmt, out.width, out.height
+            warnings += out.warnings
+        engine = _engine(net, device, precision, (out_w, out_h), tile)
+        batch = batch_size or (4 if engine.device.type == "cuda" else 1)
         video = container.streams.video[0]
         for other in container.streams:
             if other is not video and other.type not in ("audio", "subtitle"):
                 warnings.append(f"{other.type} stream #{other.index} is not carried over")
-        if not audio and container.streams.audio:
-            warnings.append(f"{len(container.streams.audio)} audio track(s) left out (--no-audio)")
-        for sub in container.streams.subtitles:
-            if writer.can_hold_subtitle(output_path, sub.codec_context.name):
-                copy_streams.append(sub)
-            else:
-                warnings.append(f"subtitle track #{sub.index} ({sub.codec_context.name}) cannot go into "
-                                f"{output_path.suffix}; left out (use .mkv to keep it)")
+        copy_streams = []
+        if to_animation:
+            if container.streams.audio or container.streams.subtitles:
+                warnings.append(f"{output_path.suffix} holds pictures only: audio and subtitle tracks left out")
+        else:
+            copy_streams = list(container.streams.audio) if audio else []
+            if not audio and container.streams.audio:
+                warnings.append(f"{len(container.streams.audio)} audio track(s) left out (--no-audio)")
+            for sub in container.streams.subtitles:
+                if writer.can_hold_subtitle(output_path, sub.codec_context.name):
+                    copy_streams.append(sub)
+                else:
+                    warnings.append(f"subtitle track #{sub.index} ({sub.codec_context.name}) cannot go into "
+                                    f"{output_path.suffix}; left out (use .mkv to keep it)")
+            open_writer = lambda: writer.VideoWriter(  # noqa: E731
+                output_path, source=info, copy_streams=copy_streams, width=out_w, height=out_h,
+                codec=codec_name, pix_fmt=out_fmt, crf=crf, preset=preset)
         start = time.perf_counter()
-        frames = _run(container, info, engine, batch, copy_streams, progress, lambda: writer.VideoWriter(
-            output_path, source=info, input_container=container, copy_streams=copy_streams,
-            width=out_w, height=out_h, codec=codec_name, pix_fmt=out_fmt, crf=crf, preset=preset))
+        frames, _ = _run(reader.demux(container, info, copy_streams), info.frames, engine, batch, progress,
+                         open_writer, input_path)
         seconds = time.perf_counter() - start
     finally:
         container.close()
@@ -197,16 +269,78 @@ def _upscale_video(input_path: Path, output_path: Path, *, model, scale, device,
     if info.frames and frames != info.frames:
         warnings.append(f"the input declares {info.frames} frames; {frames} decoded and written")
     warnings += engine.warnings
+    return _summary(input_path, output_path, frames, seconds, (info.width, info.height), (out_w, out_h),
+                    codec_name, out_fmt, net, engine, warnings)
+
+
+def _upscale_animated(input_path: Path, output_path: Path, *, model, scale, device, precision, batch_size, tile,
+                      codec, crf, preset, pix_fmt, audio, overwrite, gif_palette, dither, quality, background,
+                      progress) -> Summary:
+    """GIF, animated WebP or APNG in; an animated image or a video out."""
+    check_output(input_path, output_path, overwrite=overwrite)
+    suffix = output_path.suffix.lower()
+    to_video = suffix not in animated.ANIMATED_OUTPUTS
+    if to_video and suffix not in writer.DEFAULT_CODECS and codec is None:
+        raise OutputError(f"{output_path}: an animated image becomes .gif, .webp, .png/.apng, or a video "
+                          f"({', '.join(writer.DEFAULT_CODECS)})")
+    info = animated.probe(input_path)
+    net, scale = _load(model, scale)
+    warnings: list[str] = []
+    size = _scaled(info.width, info.height, scale)
+    if to_video:
+        out = _video_output(output_path, codec=codec, pix_fmt=pix_fmt, crf=crf, preset=preset,
+                            source_pix_fmt="yuv420p", size=size)
+        codec_name, out_fmt, size = out.codec, out.pix_fmt, (out.width, out.height)
+        warnings += out.warnings
+        fill = _background(background, info)
+        if info.has_alpha:
+            warnings.append(f"{suffix} holds no transparency: composited over #{bytes(fill).hex()}")
+        source = reader.SourceInfo(path=input_path, width=info.width, height=info.height, pix_fmt="rgb24",
+                                   time_base=animated.MS, frames=info.frames, color=RGB_SOURCE,
+                                   average_rate=Fraction(info.frames * 1000, info.duration_ms) if info.duration_ms else None)
+        open_writer = lambda: writer.VideoWriter(  # noqa: E731
+            output_path, source=source, copy_streams=[], width=size[0], height=size[1], codec=codec_name,
+            pix_fmt=out_fmt, crf=crf, preset=preset, background=fill)
+    else:
+        codec_name = "apng" if suffix == ".png" else suffix.lstrip(".")
+        out_fmt = "pal8" if suffix == ".gif" else ("rgba" if info.has_alpha else "rgb24")
+        if suffix == ".gif" and gif_palette == "auto":
+            # One palette when the whole source fits in one (no palette flicker, a smaller
+            # file); a palette per frame when its colours change from frame to frame.
+            gif_palette = "global" if info.colours <= 256 else "per-frame"
+        open_writer = lambda: animated.open_writer(  # noqa: E731
+            output_path, width=size[0], height=size[1], plays=info.plays, has_alpha=info.has_alpha,
+            gif_palette=gif_palette, dither=dither, quality=quality)
+    engine = _engine(net, device, precision, size, tile)
+    batch = batch_size or (4 if engine.device.type == "cuda" else 1)
+    start = time.perf_counter()
+    frames, done = _run(animated.read(info), info.frames, engine, batch, progress, open_writer, input_path)
+    seconds = time.perf_counter() - start
+    warnings += info.warnings
+    if getattr(done, "shifted", 0):
+        warnings.append(f"{done.shifted} frame(s) with a 0 ms delay moved 1 ms later: a video cannot show two frames at once")
+    if getattr(done, "clamped", 0):
+        warnings.append(f"{done.clamped} delay(s) longer than {suffix} can hold were shortened to its maximum")
+    if suffix == ".gif" and info.format != "GIF" and info.duration_ms % 10:
+        warnings.append("GIF delays are whole centiseconds: delays rounded (the total running time is kept)")
+    warnings += engine.warnings
+    return _summary(input_path, output_path, frames, seconds, (info.width, info.height), size, codec_name,
+                    out_fmt, net, engine, warnings)
+
+
+def _summary(input_path, output_path, frames, seconds, input_size, output_size, codec, pix_fmt, net,
+             engine: Engine, warnings: list[str]) -> Summary:
     for w in warnings:
         log.warning(w)
     return Summary(input=str(input_path), output=str(output_path), frames=frames, seconds=round(seconds, 3),
-                   fps=round(frames / seconds, 3) if seconds else 0.0, input_size=(info.width, info.height),
-                   output_size=(out_w, out_h), codec=codec_name, pix_fmt=out_fmt, model=net.name, device=str(dev),
+                   fps=round(frames / seconds, 3) if seconds else 0.0, input_size=input_size,
+                   output_size=output_size, codec=codec, pix_fmt=pix_fmt, model=net.name, device=str(engine.device),
                    bytes=output_path.stat().st_size, warnings=warnings)
 
 
-def _run(container, info, engine: Engine, batch: int, copy_streams, progress: bool, open_writer) -> int:
-    """Three stages in three threads; the first error anywhere stops all of them."""
+def _run(items, total: int, engine: Engine, batch: int, progress: bool, open_writer, where: Path):
+    """Three stages in three threads (read, model, write); the first error anywhere stops all
+    of them. Returns the frame count and the finished writer."""
     from tqdm import tqdm
 
     decoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
@@ -214,7 +348,7 @@ def _run(container, info, engine: Engine, batch: int, copy_streams, progress: bo
     stop = threading.Event()
     errors: list[BaseException] = []
     state = {"writer": None, "frames": 0}
-    bar = tqdm(total=info.frames or None, unit="frame", disable=not progress, dynamic_ncols=True, leave=False)
+    bar = tqdm(total=total or None, unit="frame", disable=not progress, dynamic_ncols=True, leave=False)
 
     def put(q: queue.Queue, item) -> bool:
         while not stop.is_set():
@@ -243,7 +377,7 @@ def _run(container, info, engine: Engine, batch: int, copy_streams, progress: bo
         return run
 
     def decode():
-        for item in reader.demux(container, info, copy_streams):
+        for item in items:
             if not put(decoded, item):
                 return
         put(decoded, _DONE)
@@ -256,7 +390,7 @@ def _run(container, info, engine: Engine, batch: int, copy_streams, progress: bo
                     state["writer"] = open_writer()
                     for packet in pending:
                         state["writer"].mux(packet)
-                state["writer"].write(item.rgb, item.pts, item.time_base)
+                state["writer"].write(item)
                 state["frames"] += 1
                 bar.update(1)
             elif state["writer"] is None:
@@ -266,7 +400,7 @@ def _run(container, info, engine: Engine, batch: int, copy_streams, progress: bo
         if stop.is_set():
             return
         if state["writer"] is None:
-            raise InputError(f"{info.path}: no video frame could be decoded")
+            raise InputError(f"{where}: no video frame could be decoded")
         state["writer"].finish()
 
     threads = [threading.Thread(target=guarded(decode), name="vsr-decode", daemon=True),
@@ -291,10 +425,10 @@ def _run(container, info, engine: Engine, batch: int, copy_streams, progress: bo
     if errors:
         exc = errors[0]
         if isinstance(exc, (av.error.FFmpegError, OSError)) and not isinstance(exc, VsrError):
-            where = state["writer"].path if state["writer"] is not None else info.path
-            raise BackendError(f"{where}: processing failed and nothing was written ({exc})") from exc
+            place = state["writer"].path if state["writer"] is not None else where
+            raise BackendError(f"{place}: processing failed and nothing was written ({exc})") from exc
         raise exc
-    return state["frames"]
+    return state["frames"], state["writer"]
 
 
 def _infer(decoded, upscaled, engine: Engine, batch: int, get, put) -> None:
@@ -303,13 +437,18 @@ def _infer(decoded, upscaled, engine: Engine, batch: int, get, put) -> None:
     def flush():
         if not frames:
             return
-        stack = np.stack([f.rgb for f in frames])
-        tensor = torch.from_numpy(stack.astype(np.int32) if stack.dtype == np.uint16 else stack)
-        out = engine(tensor).numpy()
+        rgb = np.stack([f.rgb for f in frames])
+        stack = torch.from_numpy(rgb.astype(np.int32) if rgb.dtype == np.uint16 else rgb)  # 16-bit values ride in int32
+        alpha = None
+        if frames[0].alpha is not None:  # animated images: all frames have alpha, or none
+            alpha = torch.from_numpy(np.stack([f.alpha for f in frames]))
+            stack = bleed(stack, alpha)
+        out = engine(stack).numpy()
         if out.dtype == np.int32:
             out = out.astype(np.uint16)
-        for f, rgb in zip(frames, out):
-            put(upscaled, DecodedFrame(rgb=rgb, pts=f.pts, time_base=f.time_base))
+        big_alpha = resize_alpha(alpha, engine.out_size).numpy() if alpha is not None else [None] * len(frames)
+        for f, rgb, a in zip(frames, out, big_alpha):
+            put(upscaled, DecodedFrame(rgb=rgb, pts=f.pts, time_base=f.time_base, alpha=a, duration=f.duration))
         frames.clear()
 
     while (item := get(decoded)) is not _DONE:

@@ -49,6 +49,11 @@ class ColorInfo:
         return ColorRange.JPEG if self.range == _RANGE_JPEG else ColorRange.MPEG
 
 
+# RGB sources (GIF, WebP, PNG) are sRGB: written to video as BT.709 limited range, tagged so,
+# with the sRGB transfer (AVCOL_TRC_IEC61966_2_1 = 13).
+RGB_SOURCE = ColorInfo(space=_BT709, range=_RANGE_MPEG, primaries=_BT709, trc=13, tagged=True)
+
+
 def describe(frame: av.VideoFrame) -> ColorInfo:
     """The colour description of a decoded frame, with untagged values filled in as players do."""
     space = int(frame.colorspace)

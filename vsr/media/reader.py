@@ -23,6 +23,8 @@ class DecodedFrame:
     rgb: np.ndarray  # HWC, uint8 or uint16
     pts: int | None
     time_base: Fraction
+    alpha: np.ndarray | None = None  # HW uint8, for animated images with transparency
+    duration: int | None = None  # in time_base units, when the source says
 
 
 @dataclass
@@ -37,6 +39,9 @@ class SourceInfo:
     color: color.ColorInfo | None = None
     high_depth: bool = False
     rotation: int = 0  # counter-clockwise degrees from the display matrix, carried to the output
+    sample_aspect_ratio: Fraction | None = None
+    metadata: dict[str, str] = field(default_factory=dict)  # the container's (title, …)
+    stream_metadata: dict[str, str] = field(default_factory=dict)  # the video stream's (language, handler, …)
     corrupt_packets: int = 0
     timestamp_gaps: int = 0  # jumps of two frame durations or more: frames lost to damage, or VFR
     _last: tuple[int, int] | None = None  # (pts, duration) of the previous frame
@@ -74,6 +79,9 @@ def probe(container: av.container.InputContainer, path: Path) -> SourceInfo:
         average_rate=stream.average_rate,
         frames=stream.frames or 0,
         high_depth=color.is_high_depth(ctx.pix_fmt) if ctx.pix_fmt else False,
+        sample_aspect_ratio=stream.sample_aspect_ratio or ctx.sample_aspect_ratio,
+        metadata=dict(container.metadata),
+        stream_metadata=dict(stream.metadata),
     )
 
 
@@ -124,4 +132,4 @@ def _convert(frames, info: SourceInfo, video) -> Iterator[DecodedFrame]:
         if frame.pts is not None:
             info._last = (frame.pts, duration)
         yield DecodedFrame(rgb=color.to_rgb(frame, info.color, high_depth=info.high_depth),
-                           pts=frame.pts, time_base=frame.time_base or video.time_base)
+                           pts=frame.pts, time_base=frame.time_base or video.time_base, duration=duration or None)

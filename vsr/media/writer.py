@@ -13,7 +13,7 @@ import numpy as np
 from vsr.atomic import publish, temporary_beside
 from vsr.errors import InputError, OutputError
 from vsr.media import color
-from vsr.media.reader import SourceInfo
+from vsr.media.reader import DecodedFrame, SourceInfo
 
 DEFAULT_CODECS = {".mp4": "libx264", ".mkv": "libx264", ".mov": "libx264", ".m4v": "libx264", ".webm": "libvpx-vp9"}
 
@@ -109,17 +109,20 @@ def check_encoder(codec: str, *, width: int, height: int, pix_fmt: str, options:
 class VideoWriter:
     """Owns the output container; `write` a frame, `mux` a copied packet, `finish` or `abort`."""
 
-    def __init__(self, path: Path, *, source: SourceInfo, input_container: av.container.InputContainer,
-                 copy_streams: list[av.stream.Stream], width: int, height: int, codec: str, pix_fmt: str,
-                 crf: int | None, preset: str | None) -> None:
+    def __init__(self, path: Path, *, source: SourceInfo, copy_streams: list[av.stream.Stream], width: int,
+                 height: int, codec: str, pix_fmt: str, crf: int | None, preset: str | None,
+                 background: tuple[int, int, int] = (0, 0, 0)) -> None:
         self.path = path
         self.tmp = temporary_beside(path)
         self.finished = False
         self.source = source
+        self.background = np.asarray(background, np.float32)
+        self.shifted = 0  # frames moved one tick later because they shared a timestamp
+        self._last_pts: int | None = None
         try:
             self.container = av.open(str(self.tmp), mode="w", format=_format_for(path))
-            self.container.metadata.update(input_container.metadata)
-            self.video = self._add_video(input_container.streams.video[0], codec, pix_fmt, width, height, crf, preset)
+            self.container.metadata.update(source.metadata)
+            self.video = self._add_video(codec, pix_fmt, width, height, crf, preset)
             self.transcoders: dict[int, tuple[av.stream.Stream, av.AudioResampler]] = {}
             self.copies = {}
             for s in copy_streams:
@@ -132,7 +135,7 @@ class VideoWriter:
             raise
         self.pix_fmt = pix_fmt
 
-    def _add_video(self, src, codec, pix_fmt, width, height, crf, preset):
+    def _add_video(self, codec, pix_fmt, width, height, crf, preset):
         rate = self.source.average_rate or Fraction(25)
         stream = self.container.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
@@ -141,12 +144,12 @@ class VideoWriter:
         stream.codec_context.time_base = self.source.time_base
         if self.source.rotation:
             stream.set_display_rotation(self.source.rotation)
-        if src.sample_aspect_ratio:
-            stream.codec_context.sample_aspect_ratio = src.sample_aspect_ratio
+        if self.source.sample_aspect_ratio:
+            stream.codec_context.sample_aspect_ratio = self.source.sample_aspect_ratio
         if self.source.color is not None:
             color.tag_stream(stream.codec_context, self.source.color)
         stream.codec_context.options = encoder_options(crf, preset)
-        stream.metadata.update(src.metadata)
+        stream.metadata.update(self.source.stream_metadata)
         return stream
 
     def _add_copy(self, src):
@@ -178,11 +181,19 @@ class VideoWriter:
             for packet in out.encode(resampled):
                 self.container.mux(packet)
 
-    def write(self, rgb: np.ndarray, pts: int | None, time_base: Fraction) -> None:
-        frame = color.from_rgb(rgb, self.source.color, self.pix_fmt) if self.source.color else av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=self.pix_fmt)
-        frame.pts = pts
-        frame.time_base = time_base
-        for packet in self.video.encode(frame):
+    def write(self, frame: DecodedFrame) -> None:
+        rgb = frame.rgb if frame.alpha is None else composite(frame.rgb, frame.alpha, self.background)
+        out = color.from_rgb(rgb, self.source.color, self.pix_fmt) if self.source.color else av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=self.pix_fmt)
+        pts = frame.pts
+        if pts is not None and self._last_pts is not None and pts <= self._last_pts:
+            # Video cannot show two frames at one instant (a 0 ms GIF delay): one tick later.
+            pts = self._last_pts + 1
+            self.shifted += 1
+        self._last_pts = pts if pts is not None else self._last_pts
+        out.pts, out.time_base = pts, frame.time_base
+        if frame.duration:
+            out.duration = frame.duration
+        for packet in self.video.encode(out):
             self.container.mux(packet)
 
     def mux(self, packet: av.Packet) -> None:
@@ -224,3 +235,9 @@ class VideoWriter:
 
 def _format_for(path: Path) -> str | None:
     return {".mkv": "matroska", ".webm": "webm", ".mov": "mov", ".mp4": "mp4", ".m4v": "mp4"}.get(path.suffix.lower())
+
+
+def composite(rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """RGB over a solid background, for containers that cannot hold alpha."""
+    a = alpha[..., None].astype(np.float32) / 255.0
+    return np.rint(rgb * a + background * (1.0 - a)).astype(np.uint8)
