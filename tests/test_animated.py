@@ -149,6 +149,19 @@ def test_gif_palette_and_dither_choices(tmp_path, palette, dither):
     _check_pictures(composed(src)[0], composed(dst)[0])
 
 
+def test_auto_palette_choice(tmp_path):
+    """One palette unless the source GIF needed several (more than 256 colours in all)."""
+    one, several, webp = tmp_path / "one.gif", tmp_path / "several.gif", tmp_path / "in.webp"
+    make_gif(one)
+    make_gif(several, local_palettes=True, partial=False)
+    frames = [Image.fromarray(f) for f in composed(several)[0]]
+    frames[0].save(webp, save_all=True, append_images=frames[1:], duration=40, lossless=True)
+    for src, per_frame in ((one, False), (several, True), (webp, False)):
+        dst = tmp_path / f"out-{src.stem}.gif"
+        upscale(src, dst, progress=False)
+        assert [b["local_palette"] for b in gif_blocks(dst)][1:] == [per_frame] * 3, src.name
+
+
 def test_opaque_gif_writes_changed_rectangles(tmp_path):
     src, dst = tmp_path / "in.gif", tmp_path / "out.gif"
     make_gif(src, transparent=False, delays=(40, 40, 40), repeat=2, partial=True)

@@ -90,6 +90,8 @@ def upscale(input: str | Path, output: str | Path, *, model: str = DEFAULT_MODEL
                    codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=audio, overwrite=overwrite,
                    gif_palette=gif_palette, dither=dither, quality=quality, background=background, progress=progress)
     input_path, output_path = Path(input), Path(output)
+    if not input_path.exists():
+        raise InputError(f"{input_path}: no such file")
     if input_path.is_dir():
         return _upscale_folder(input_path, output_path, options)
     out_suffix = output_path.suffix.lower()
@@ -129,10 +131,10 @@ def _upscale_image(input_path: Path, output_path: Path, *, model: str, scale: fl
                    precision: str, tile: int, quality: int | None, overwrite: bool) -> Summary:
     from PIL import Image
 
-    if not is_image(output_path):
-        raise OutputError(f"{output_path}: a still image needs an image output ({', '.join(IMAGE_SUFFIXES)})")
-    check_output(input_path, output_path, overwrite=overwrite)
     rgb, alpha, carry = read_image(input_path)
+    if not is_image(output_path):
+        raise OutputError(f"{output_path}: a still image needs an image output ({', '.join(IMAGE_SUFFIXES)}, .gif)")
+    check_output(input_path, output_path, overwrite=overwrite)
     net, scale = _load(model, scale)
     h, w = rgb.shape[:2]
     out_w, out_h = max(1, round(w * scale)), max(1, round(h * scale))
@@ -225,7 +227,7 @@ def _upscale_video(input_path: Path, output_path: Path, *, model, scale, device,
             codec_name, out_fmt = output_path.suffix.lower().lstrip("."), "rgb24"
             open_writer = lambda: animated.open_writer(  # noqa: E731
                 output_path, width=out_w, height=out_h, plays=0, has_alpha=False,
-                gif_palette="per-frame" if gif_palette == "auto" else gif_palette, dither=dither, quality=quality)
+                gif_palette="global" if gif_palette == "auto" else gif_palette, dither=dither, quality=quality)
         else:
             out = _video_output(output_path, codec=codec, pix_fmt=pix_fmt, crf=crf, preset=preset,
                                 source_pix_fmt=info.pix_fmt, size=(round(info.width * scale), round(info.height * scale)))
@@ -304,10 +306,8 @@ def _upscale_animated(input_path: Path, output_path: Path, *, model, scale, devi
     else:
         codec_name = "apng" if suffix == ".png" else suffix.lstrip(".")
         out_fmt = "pal8" if suffix == ".gif" else ("rgba" if info.has_alpha else "rgb24")
-        if suffix == ".gif" and gif_palette == "auto":
-            # One palette when the whole source fits in one (no palette flicker, a smaller
-            # file); a palette per frame when its colours change from frame to frame.
-            gif_palette = "global" if info.colours <= 256 else "per-frame"
+        if gif_palette == "auto":
+            gif_palette = _auto_gif_palette(info)
         open_writer = lambda: animated.open_writer(  # noqa: E731
             output_path, width=size[0], height=size[1], plays=info.plays, has_alpha=info.has_alpha,
             gif_palette=gif_palette, dither=dither, quality=quality)
@@ -326,6 +326,13 @@ def _upscale_animated(input_path: Path, output_path: Path, *, model, scale, devi
     warnings += engine.warnings
     return _summary(input_path, output_path, frames, seconds, (info.width, info.height), size, codec_name,
                     out_fmt, net, engine, warnings)
+
+
+def _auto_gif_palette(info: animated.AnimationInfo) -> str:
+    """One palette for all frames, unless the source is a GIF whose frames needed different
+    palettes (more than 256 colours in all). Measured (benchmarks/README.md): a palette per frame
+    gained 0.2 dB but made static areas flicker, as each frame's palette differs a little."""
+    return "per-frame" if info.format == "GIF" and info.colours > 256 else "global"
 
 
 def _summary(input_path, output_path, frames, seconds, input_size, output_size, codec, pix_fmt, net,

@@ -40,7 +40,7 @@ class AnimationInfo:
     plays: int  # 0 = forever
     background: tuple[int, int, int] | None  # the file's own background colour, if it names one
     has_alpha: bool  # some frame has a pixel that is not fully opaque
-    colours: int  # distinct colours over all frames, counted up to 257 (over 256: no single palette fits)
+    colours: int  # distinct colours over all frames, counted up to 257 (over 256: no one GIF palette holds them)
     duration_ms: int
     warnings: list[str] = field(default_factory=list)
 
