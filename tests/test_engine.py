@@ -1,11 +1,16 @@
-"""Out-of-memory recovery and the fp16 NaN guard, simulated on the CPU."""
+"""The engine: out-of-memory recovery and the fp16 NaN guard (simulated on the CPU), backends,
+and the automatic precision."""
 
 from __future__ import annotations
 
+import sys
+
+import pytest
 import torch
 
 import vsr
 from vsr.engine import Engine
+from vsr.errors import BackendError, InputError
 
 
 class _MemoryLimited(torch.nn.Module):
@@ -61,3 +66,65 @@ def test_non_finite_half_precision_output_is_redone_in_fp32():
     assert out.shape == (1, 32, 32, 3) and out.float().std() > 0
     assert any("redone in fp32" in w for w in engine.warnings)
     assert model.dtype == torch.bfloat16  # back to the requested precision for the next batch
+
+
+def _tiny():
+    from vsr.archs.compact import SRVGGNetCompact
+    from vsr.model import Model
+
+    torch.manual_seed(0)
+    net = SRVGGNetCompact(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, scale=2, activation="prelu").eval()
+    return Model(model=net, name="tiny", arch="compact", scale=2, hyperparameters={})
+
+
+def test_backend_choice():
+    from vsr.backends import candidates
+
+    assert candidates("auto", torch.device("cpu")) == ["eager"]
+    assert candidates("auto", torch.device("cuda")) == ["tensorrt", "compile", "eager"]
+    assert candidates("compile", torch.device("cpu")) == ["compile"]
+    with pytest.raises(InputError, match="--backend"):
+        candidates("onnx", torch.device("cpu"))
+
+
+def test_tensorrt_says_why_it_cannot_run(monkeypatch):
+    from vsr import tensorrt
+
+    reason = tensorrt.unavailable()
+    assert reason is not None  # no CUDA and no torch-tensorrt on the test machines
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setitem(sys.modules, "torch_tensorrt", None)  # an import that fails
+    assert "pip install 'vsr[tensorrt]'" in tensorrt.unavailable()
+    with pytest.raises(BackendError, match="--backend tensorrt: torch-tensorrt does not import"):
+        tensorrt.build(torch.nn.Identity(), shape=(1, 3, 8, 8), dtype=torch.float16, device=torch.device("cuda"))
+
+
+def test_tensorrt_request_fails_cleanly_from_the_cli(tmp_path, capsys):
+    from clips import make_clip
+    from vsr.cli import main
+
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=2)
+    assert main(["upscale", str(src), str(tmp_path / "out.mp4"), "--backend", "tensorrt", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("vsr: error: --backend tensorrt:") and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".mp4") == ["in.mp4"]
+
+
+def test_compiled_backend_matches_eager_and_pads_short_batches():
+    frames = _frames(3, 12, 16)
+    eager = Engine(model=_tiny(), device=torch.device("cpu"), dtype=torch.float32, out_size=(24, 32))(frames)
+    engine = Engine(model=_tiny(), device=torch.device("cpu"), dtype=torch.float32, out_size=(24, 32),
+                    backend="compile", in_size=(12, 16), batch=2)
+    assert engine.backend_used == "compile"
+    out = torch.cat([engine(frames[:2]), engine(frames[2:])])  # the second call is one frame short of the batch
+    assert out.shape == eager.shape and (out.int() - eager.int()).abs().max() <= 1
+
+
+def test_auto_precision_on_cpu_is_measured():
+    from vsr.engine import _BF16_VERDICTS, resolve_precision
+
+    model = vsr.load_model("realesr-animevideov3")
+    dtype = resolve_precision("auto", torch.device("cpu"), model)
+    assert dtype in (torch.float32, torch.bfloat16) and len(_BF16_VERDICTS) == 1
+    assert resolve_precision("auto", torch.device("cpu")) == torch.float32  # no model to time: the safe choice

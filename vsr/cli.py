@@ -37,6 +37,13 @@ class GifPalette(str, enum.Enum):
     per_frame = "per-frame"
 
 
+class Backend(str, enum.Enum):
+    auto = "auto"
+    eager = "eager"
+    compile = "compile"
+    tensorrt = "tensorrt"
+
+
 class Dither(str, enum.Enum):
     none = "none"
     bayer = "bayer"
@@ -132,6 +139,8 @@ def upscale_command(
     precision: Annotated[str, typer.Option(help="auto, fp32, fp16 or bf16.")] = "auto",
     batch_size: Annotated[Optional[int], typer.Option(help="Frames per model call (default: automatic).")] = None,
     tile: Annotated[int, typer.Option(help="Tile size in pixels, 0 = off (engaged automatically on out-of-memory).")] = 0,
+    backend: Annotated[Backend, typer.Option(help="auto (fastest available), eager, compile (torch.compile) or "
+                                             "tensorrt (needs vsr[tensorrt] and a CUDA GPU).")] = Backend.auto,
     codec: Annotated[Optional[str], typer.Option(help="Any PyAV encoder (default: libx264; libvpx-vp9 for .webm).")] = None,
     crf: Annotated[Optional[int], typer.Option(help="The encoder's constant rate factor.")] = None,
     preset: Annotated[Optional[str], typer.Option(help="The encoder's preset.")] = None,
@@ -159,7 +168,7 @@ def upscale_command(
 
     logging.basicConfig(level=logging.ERROR if quiet else logging.WARNING, format="vsr: warning: %(message)s")
     result = upscale(input, output, model=model, scale=scale, device=device, precision=precision,
-                     batch_size=batch_size, tile=tile, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
+                     batch_size=batch_size, tile=tile, backend=backend.value, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
                      audio=not no_audio, overwrite=overwrite, gif_palette=gif_palette.value, dither=dither.value,
                      quality=quality, background=background, progress=not quiet)
     results = result if isinstance(result, list) else [result]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ class Model:
     hyperparameters: dict[str, Any]
     metadata: dict[str, str] = field(default_factory=dict)
     pad_multiple: int = 1
+    # What runs the network (a compiled or TensorRT version of `model`); None: `model` itself.
+    runner: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False)
 
     @property
     def device(self) -> torch.device:
@@ -42,6 +45,11 @@ class Model:
     @property
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
+
+    def padded_size(self, height: int, width: int) -> tuple[int, int]:
+        """The input size the network really sees, after padding to `pad_multiple`."""
+        m = self.pad_multiple
+        return height + (-height) % m, width + (-width) % m
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Model:
         self.model.to(device=device, dtype=dtype)
@@ -57,7 +65,7 @@ class Model:
             inp = x.to(device=self.device, dtype=self.dtype)
             if pad_h or pad_w:
                 inp = F.pad(inp, (0, pad_w, 0, pad_h), mode="replicate")
-            out = self.model(inp)[..., : h * self.scale, : w * self.scale]
+            out = (self.runner or self.model)(inp)[..., : h * self.scale, : w * self.scale]
             return out.clamp_(0, 1).to(x.dtype)
 
 

@@ -49,6 +49,8 @@ class Summary:
     device: str
     bytes: int
     warnings: list[str] = field(default_factory=list)
+    backend: str = "eager"
+    precision: str = "fp32"
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -65,7 +67,7 @@ def check_output(input_path: Path, output: Path, *, overwrite: bool) -> None:
 
 def upscale(input: str | Path, output: str | Path, *, model: str = DEFAULT_MODEL, scale: float | None = None,
             device: str = "auto", precision: str = "auto", batch_size: int | None = None, tile: int = 0,
-            codec: str | None = None, crf: int | None = None, preset: str | None = None,
+            backend: str = "auto", codec: str | None = None, crf: int | None = None, preset: str | None = None,
             pix_fmt: str | None = None, audio: bool = True, overwrite: bool = False,
             gif_palette: str = "auto", dither: str = DEFAULT_DITHER, quality: int | None = None,
             background: str | None = None, progress: bool = True) -> Summary | list[Summary | dict]:
@@ -87,7 +89,7 @@ def upscale(input: str | Path, output: str | Path, *, model: str = DEFAULT_MODEL
     if quality is not None and not 0 <= quality <= 100:
         raise InputError(f"invalid --quality {quality}: 0 to 100")
     options = dict(model=model, scale=scale, device=device, precision=precision, batch_size=batch_size, tile=tile,
-                   codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=audio, overwrite=overwrite,
+                   backend=backend, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=audio, overwrite=overwrite,
                    gif_palette=gif_palette, dither=dither, quality=quality, background=background, progress=progress)
     input_path, output_path = Path(input), Path(output)
     if not input_path.exists():
@@ -99,7 +101,7 @@ def upscale(input: str | Path, output: str | Path, *, model: str = DEFAULT_MODEL
         if animated.is_animated(input_path) or out_suffix in (".gif", ".apng"):
             return _upscale_animated(input_path, output_path, **options)
         return _upscale_image(input_path, output_path, model=model, scale=scale, device=device,
-                              precision=precision, tile=tile, quality=quality, overwrite=overwrite)
+                              precision=precision, tile=tile, backend=backend, quality=quality, overwrite=overwrite)
     return _upscale_video(input_path, output_path, **options)
 
 
@@ -128,7 +130,7 @@ def _load(model: str, scale: float | None):
 
 
 def _upscale_image(input_path: Path, output_path: Path, *, model: str, scale: float | None, device: str,
-                   precision: str, tile: int, quality: int | None, overwrite: bool) -> Summary:
+                   precision: str, tile: int, backend: str, quality: int | None, overwrite: bool) -> Summary:
     from PIL import Image
 
     rgb, alpha, carry = read_image(input_path)
@@ -138,8 +140,10 @@ def _upscale_image(input_path: Path, output_path: Path, *, model: str, scale: fl
     net, scale = _load(model, scale)
     h, w = rgb.shape[:2]
     out_w, out_h = max(1, round(w * scale)), max(1, round(h * scale))
-    dev = resolve_device(device)
-    engine = Engine(model=net, device=dev, dtype=resolve_precision(precision, dev), out_size=(out_h, out_w), tile=tile)
+    # One picture: building a compiled or TensorRT engine would cost more than it saves.
+    engine, _ = _engine(net, device=device, precision=precision, backend="eager" if backend == "auto" else backend,
+                        in_size=(w, h), out_size=(out_w, out_h), tile=tile, batch_size=1)
+    dev = engine.device
     start = time.perf_counter()
     out = engine(torch.from_numpy(rgb[None]))[0].numpy()
     if alpha is not None:  # alpha is a mask, not a picture: a sharp resampler keeps its edges clean
@@ -149,7 +153,8 @@ def _upscale_image(input_path: Path, output_path: Path, *, model: str, scale: fl
     return Summary(input=str(input_path), output=str(output_path), frames=1, seconds=round(seconds, 3),
                    fps=round(1 / seconds, 3), input_size=(w, h), output_size=(out_w, out_h),
                    codec=output_path.suffix.lower().lstrip("."), pix_fmt="rgba" if alpha is not None else "rgb24",
-                   model=net.name, device=str(dev), bytes=output_path.stat().st_size, warnings=list(engine.warnings))
+                   model=net.name, device=str(dev), bytes=output_path.stat().st_size, warnings=list(engine.warnings),
+                   backend=engine.backend_used, precision=_dtype_name(engine.dtype))
 
 
 def _upscale_folder(input_dir: Path, output_dir: Path, options: dict) -> list[Summary | dict]:
@@ -203,9 +208,14 @@ def _video_output(output_path: Path, *, codec: str | None, pix_fmt: str | None, 
     return _VideoOutput(codec_name, out_fmt, out_w, out_h, warnings)
 
 
-def _engine(net, device: str, precision: str, size: tuple[int, int], tile: int) -> Engine:
+def _engine(net, *, device: str, precision: str, backend: str, in_size: tuple[int, int], out_size: tuple[int, int],
+            tile: int, batch_size: int | None) -> tuple[Engine, int]:
+    """The engine and its batch size; sizes are (width, height)."""
     dev = resolve_device(device)
-    return Engine(model=net, device=dev, dtype=resolve_precision(precision, dev), out_size=(size[1], size[0]), tile=tile)
+    batch = batch_size or (4 if dev.type == "cuda" else 1)
+    engine = Engine(model=net, device=dev, dtype=resolve_precision(precision, dev, net), out_size=(out_size[1], out_size[0]),
+                    tile=tile, backend=backend, in_size=(in_size[1], in_size[0]), batch=batch)
+    return engine, batch
 
 
 def _scaled(width: int, height: int, scale: float) -> tuple[int, int]:
@@ -213,7 +223,7 @@ def _scaled(width: int, height: int, scale: float) -> tuple[int, int]:
 
 
 def _upscale_video(input_path: Path, output_path: Path, *, model, scale, device, precision, batch_size, tile,
-                   codec, crf, preset, pix_fmt, audio, overwrite, gif_palette, dither, quality, background,
+                   backend, codec, crf, preset, pix_fmt, audio, overwrite, gif_palette, dither, quality, background,
                    progress) -> Summary:
     container = reader.open_input(input_path)
     try:
@@ -233,8 +243,8 @@ def _upscale_video(input_path: Path, output_path: Path, *, model, scale, device,
                                 source_pix_fmt=info.pix_fmt, size=(round(info.width * scale), round(info.height * scale)))
             codec_name, out_fmt, out_w, out_h = out.codec, out.pix_fmt, out.width, out.height
             warnings += out.warnings
-        engine = _engine(net, device, precision, (out_w, out_h), tile)
-        batch = batch_size or (4 if engine.device.type == "cuda" else 1)
+        engine, batch = _engine(net, device=device, precision=precision, backend=backend, in_size=(info.width, info.height),
+                                out_size=(out_w, out_h), tile=tile, batch_size=batch_size)
         video = container.streams.video[0]
         for other in container.streams:
             if other is not video and other.type not in ("audio", "subtitle"):
@@ -276,7 +286,7 @@ def _upscale_video(input_path: Path, output_path: Path, *, model, scale, device,
 
 
 def _upscale_animated(input_path: Path, output_path: Path, *, model, scale, device, precision, batch_size, tile,
-                      codec, crf, preset, pix_fmt, audio, overwrite, gif_palette, dither, quality, background,
+                      backend, codec, crf, preset, pix_fmt, audio, overwrite, gif_palette, dither, quality, background,
                       progress) -> Summary:
     """GIF, animated WebP or APNG in; an animated image or a video out."""
     check_output(input_path, output_path, overwrite=overwrite)
@@ -311,8 +321,8 @@ def _upscale_animated(input_path: Path, output_path: Path, *, model, scale, devi
         open_writer = lambda: animated.open_writer(  # noqa: E731
             output_path, width=size[0], height=size[1], plays=info.plays, has_alpha=info.has_alpha,
             gif_palette=gif_palette, dither=dither, quality=quality)
-    engine = _engine(net, device, precision, size, tile)
-    batch = batch_size or (4 if engine.device.type == "cuda" else 1)
+    engine, batch = _engine(net, device=device, precision=precision, backend=backend, in_size=(info.width, info.height),
+                            out_size=size, tile=tile, batch_size=batch_size)
     start = time.perf_counter()
     frames, done = _run(animated.read(info), info.frames, engine, batch, progress, open_writer, input_path)
     seconds = time.perf_counter() - start
@@ -342,7 +352,12 @@ def _summary(input_path, output_path, frames, seconds, input_size, output_size, 
     return Summary(input=str(input_path), output=str(output_path), frames=frames, seconds=round(seconds, 3),
                    fps=round(frames / seconds, 3) if seconds else 0.0, input_size=input_size,
                    output_size=output_size, codec=codec, pix_fmt=pix_fmt, model=net.name, device=str(engine.device),
-                   bytes=output_path.stat().st_size, warnings=warnings)
+                   bytes=output_path.stat().st_size, warnings=warnings, backend=engine.backend_used,
+                   precision=_dtype_name(engine.dtype))
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}.get(dtype, str(dtype))
 
 
 def _run(items, total: int, engine: Engine, batch: int, progress: bool, open_writer, where: Path):
