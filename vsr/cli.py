@@ -187,6 +187,56 @@ def upscale_command(
         raise BackendError(f"{len(failed)} of {len(rows)} files failed (listed above)")
 
 
+@app.command("bench")
+def bench_command(
+    model: Annotated[str, typer.Option(help="A model name or file.")] = "realesr-animevideov3",
+    size: Annotated[str, typer.Option(help="Input frame size WxH for the generated clip.")] = "640x360",
+    batch_size: Annotated[Optional[int], typer.Option(help="Frames per model call (default: automatic).")] = None,
+    precision: Annotated[str, typer.Option(help="auto, fp32, fp16 or bf16.")] = "auto",
+    backend: Annotated[Backend, typer.Option(help="auto, eager, compile or tensorrt.")] = Backend.auto,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    frames: Annotated[int, typer.Option(help="Frames to time.")] = 32,
+    input: Annotated[Optional[Path], typer.Option(help="Time this video instead of a generated clip.")] = None,
+    no_naive: Annotated[bool, typer.Option("--no-naive", help="Skip the naive baseline.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Measure each stage's throughput, end-to-end fps, FLOP/s and memory, against a naive baseline."""
+    from vsr.bench import run
+    from vsr.errors import InputError
+
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+        if width < 1 or height < 1:
+            raise ValueError
+    except ValueError:
+        raise InputError(f"invalid --size {size!r}: use WxH, e.g. 640x360") from None
+    if frames < 1:
+        raise InputError(f"invalid --frames {frames}: at least 1")
+    if input is not None and not input.is_file():
+        raise InputError(f"{input}: no such file")
+    result = run(model=model, size=(width, height), batch_size=batch_size, precision=precision, backend=backend.value,
+                 device=device, frames=frames, input=input, naive=not no_naive)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    typer.echo(f"{result['model']} x{result['scale']} on {result['device_name']}, {result['size']}, "
+               f"{result['precision']}, {result['backend']}, batch {result['batch_size']}, {result['frames']} frames")
+    for stage, fps in result["stages_fps"].items():
+        typer.echo(f"  {stage:<16}{fps:>10.2f} fps")
+    typer.echo(f"  {'end to end':<16}{result['end_to_end_fps']:>10.2f} fps"
+               + (f"  ({result['end_to_end_marginal_ms_per_frame']:.1f} ms per extra frame)"
+                  if "end_to_end_marginal_ms_per_frame" in result else ""))
+    typer.echo(f"  model: {result['model_output_mpix_per_s']:.2f} output Mpx/s, {result['model_tflops']:.3f} TFLOP/s "
+               f"= {100 * result['roofline_fraction']:.1f}% of the {result['roofline_tflops']:.2f} TFLOP/s measured roofline")
+    if "naive_fps" in result:
+        typer.echo(f"  naive baseline: {result['naive_fps']:.2f} fps; speed-up {result['speedup_model_vs_naive']}x "
+                   f"(model), {result['speedup_end_to_end_vs_naive']}x (end to end)")
+    memory = f"peak RSS {result['peak_rss_mib']} MiB"
+    if result["peak_gpu_memory_mib"] is not None:
+        memory += f", peak GPU memory {result['peak_gpu_memory_mib']} MiB"
+    typer.echo("  " + memory)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code, turning every expected failure into one line."""
     command = typer.main.get_command(app)

@@ -16,6 +16,7 @@ import av
 import numpy as np
 import torch
 
+from vsr import yuv
 from vsr.alpha import bleed, resize_alpha
 from vsr.catalogue import DEFAULT_MODEL
 from vsr.engine import Engine, resolve_device, resolve_precision
@@ -267,8 +268,13 @@ def _upscale_video(input_path: Path, output_path: Path, *, model, scale, device,
                 output_path, source=info, copy_streams=copy_streams, width=out_w, height=out_h,
                 codec=codec_name, pix_fmt=out_fmt, crf=crf, preset=preset)
         start = time.perf_counter()
-        frames, _ = _run(reader.demux(container, info, copy_streams), info.frames, engine, batch, progress,
-                         open_writer, input_path)
+        if _device_colour(engine):  # frames in formats it cannot convert still come as RGB
+            planes_out = out_fmt if not to_animation and yuv.supported(out_fmt) else None
+            items = reader.demux(container, info, copy_streams, planes_for=yuv.supported)
+            process = _plane_batches(engine, info, planes_out)
+        else:
+            items, process = reader.demux(container, info, copy_streams), _rgb_batches(engine)
+        frames, _ = _run(items, info.frames, process, batch, progress, open_writer, input_path)
         seconds = time.perf_counter() - start
     finally:
         container.close()
@@ -324,7 +330,7 @@ def _upscale_animated(input_path: Path, output_path: Path, *, model, scale, devi
     engine, batch = _engine(net, device=device, precision=precision, backend=backend, in_size=(info.width, info.height),
                             out_size=size, tile=tile, batch_size=batch_size)
     start = time.perf_counter()
-    frames, done = _run(animated.read(info), info.frames, engine, batch, progress, open_writer, input_path)
+    frames, done = _run(animated.read(info), info.frames, _rgb_batches(engine), batch, progress, open_writer, input_path)
     seconds = time.perf_counter() - start
     warnings += info.warnings
     if getattr(done, "shifted", 0):
@@ -360,7 +366,7 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}.get(dtype, str(dtype))
 
 
-def _run(items, total: int, engine: Engine, batch: int, progress: bool, open_writer, where: Path):
+def _run(items, total: int, process, batch: int, progress: bool, open_writer, where: Path):
     """Three stages in three threads (read, model, write); the first error anywhere stops all
     of them. Returns the frame count and the finished writer."""
     from tqdm import tqdm
@@ -430,7 +436,7 @@ def _run(items, total: int, engine: Engine, batch: int, progress: bool, open_wri
     for t in threads:
         t.start()
     try:
-        guarded(lambda: _infer(decoded, upscaled, engine, batch, get, put))()
+        guarded(lambda: _infer(decoded, upscaled, process, batch, get, put))()
         for t in threads:
             while t.is_alive():
                 t.join(0.1)
@@ -453,12 +459,31 @@ def _run(items, total: int, engine: Engine, batch: int, progress: bool, open_wri
     return state["frames"], state["writer"]
 
 
-def _infer(decoded, upscaled, engine: Engine, batch: int, get, put) -> None:
+def _infer(decoded, upscaled, process, batch: int, get, put) -> None:
     frames: list[DecodedFrame] = []
 
     def flush():
-        if not frames:
-            return
+        if frames:
+            for out in process(frames):
+                put(upscaled, out)
+            frames.clear()
+
+    while (item := get(decoded)) is not _DONE:
+        if isinstance(item, DecodedFrame):
+            if frames and (item.planes is None) != (frames[0].planes is None):
+                flush()  # a batch is all planes or all RGB
+            frames.append(item)
+            if len(frames) >= batch:
+                flush()
+        else:
+            put(upscaled, item)
+    flush()
+    put(upscaled, _DONE)
+
+
+def _rgb_batches(engine: Engine):
+    """Upscale a batch of RGB frames (with alpha, for animated images) through the engine."""
+    def process(frames: list[DecodedFrame]) -> list[DecodedFrame]:
         rgb = np.stack([f.rgb for f in frames])
         stack = torch.from_numpy(rgb.astype(np.int32) if rgb.dtype == np.uint16 else rgb)  # 16-bit values ride in int32
         alpha = None
@@ -469,16 +494,40 @@ def _infer(decoded, upscaled, engine: Engine, batch: int, get, put) -> None:
         if out.dtype == np.int32:
             out = out.astype(np.uint16)
         big_alpha = resize_alpha(alpha, engine.out_size).numpy() if alpha is not None else [None] * len(frames)
-        for f, rgb, a in zip(frames, out, big_alpha):
-            put(upscaled, DecodedFrame(rgb=rgb, pts=f.pts, time_base=f.time_base, alpha=a, duration=f.duration))
-        frames.clear()
+        return [DecodedFrame(rgb=rgb, pts=f.pts, time_base=f.time_base, alpha=a, duration=f.duration)
+                for f, rgb, a in zip(frames, out, big_alpha)]
+    return process
 
-    while (item := get(decoded)) is not _DONE:
-        if isinstance(item, DecodedFrame):
-            frames.append(item)
-            if len(frames) >= batch:
-                flush()
-        else:
-            put(upscaled, item)
-    flush()
-    put(upscaled, _DONE)
+
+def _plane_batches(engine: Engine, info: reader.SourceInfo, out_pix_fmt: str | None):
+    """Upscale a batch of frames that arrive as YUV planes: converted to RGB and back to the
+    output's planes on the engine's device (or to RGB when the output format is not planar YUV)."""
+    rgb_path = _rgb_batches(engine)
+
+    def process(frames: list[DecodedFrame]) -> list[DecodedFrame]:
+        if frames[0].planes is None:
+            return rgb_path(frames)
+        full = info.color.range == 2
+        src = yuv.YuvFormat(frames[0].planes_format, info.color.space, full)
+        dst = yuv.YuvFormat(out_pix_fmt, info.color.space, full) if out_pix_fmt else None
+        stacks = []
+        for i in range(3):
+            plane = np.stack([f.planes[i] for f in frames])
+            stacks.append(torch.from_numpy(plane.astype(np.int32) if plane.dtype == np.uint16 else plane))
+        out = engine.upscale_planes(stacks, src, dst)
+        if dst is None:
+            return [DecodedFrame(rgb=rgb, pts=f.pts, time_base=f.time_base, duration=f.duration)
+                    for f, rgb in zip(frames, out.numpy())]
+        arrays = [p.numpy().astype(np.uint16) if p.dtype == torch.int32 else p.numpy() for p in out]
+        return [DecodedFrame(rgb=None, planes=tuple(a[k] for a in arrays), planes_format=out_pix_fmt, pts=f.pts,
+                             time_base=f.time_base, duration=f.duration) for k, f in enumerate(frames)]
+    return process
+
+
+# Colour conversion runs on the model's device when that is a GPU. The CPU path uses swscale;
+# tests switch this on to check the device conversion against it.
+DEVICE_COLOUR_ON_CPU = False
+
+
+def _device_colour(engine: Engine) -> bool:
+    return engine.device.type == "cuda" or DEVICE_COLOUR_ON_CPU

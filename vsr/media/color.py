@@ -106,3 +106,27 @@ def tag_stream(codec_context, info: ColorInfo) -> None:
     codec_context.color_range = info.range
     codec_context.color_primaries = info.primaries
     codec_context.color_trc = info.trc
+
+
+def planes_of(frame: av.VideoFrame) -> tuple[np.ndarray, ...]:
+    """The frame's Y, U, V planes as arrays (uint8, or uint16 above 8 bits), line padding removed."""
+    dtype = np.uint16 if is_high_depth(frame.format.name) else np.uint8
+    out = []
+    for plane in frame.planes:
+        rows = np.frombuffer(plane, dtype=dtype).reshape(plane.height, plane.line_size // np.dtype(dtype).itemsize)
+        out.append(rows[:, : plane.width].copy())
+    return tuple(out)
+
+
+def frame_from_planes(planes: tuple[np.ndarray, ...], pix_fmt: str, info: ColorInfo) -> av.VideoFrame:
+    """A frame in `pix_fmt` holding the given Y, U, V planes, tagged with the matrix and range."""
+    height, width = planes[0].shape
+    frame = av.VideoFrame(width, height, pix_fmt)
+    for plane, data in zip(frame.planes, planes):
+        dtype = data.dtype
+        rows = np.frombuffer(memoryview(plane).cast("B"), dtype=dtype).reshape(
+            plane.height, plane.line_size // dtype.itemsize)
+        rows[:, : data.shape[1]] = data
+    frame.colorspace = info.space
+    frame.color_range = info.range
+    return frame

