@@ -76,5 +76,8 @@ def test_pipeline_with_device_colour_matches_the_cpu_path(tmp_path, monkeypatch,
     pipeline.upscale(src, device_path, precision="fp32", codec="ffv1" if suffix == ".mkv" else None, progress=False)
     assert video_timing(device_path) == video_timing(cpu_path) == video_timing(src)
     peak = 65535.0 if pix_fmt.endswith("10le") else 255.0
+    # Lossless ffv1: only the two conversions differ. libx264: two lossy encodes of slightly
+    # different frames differ more.
+    floor = 40 if suffix == ".mkv" else 34
     for a, b in zip(_frames(device_path), _frames(cpu_path)):
-        assert _psnr(a, b, peak) >= 38
+        assert _psnr(a, b, peak) >= floor
