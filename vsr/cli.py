@@ -29,6 +29,9 @@ app.add_typer(models_app, name="models")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")]
 Fp16Option = Annotated[bool, typer.Option("--fp16", help="Store the weights in half precision.")]
+TemporalBlendOption = Annotated[float, typer.Option(
+    help="0 = off; up to 0.9: blend each frame with the previous output where the source did not change "
+         "(less flicker, no ghosting on motion).")]
 
 
 class GifPalette(str, enum.Enum):
@@ -152,6 +155,7 @@ def upscale_command(
     quality: Annotated[Optional[int], typer.Option(help="WebP/JPEG output quality 0-100 (default: lossless WebP, JPEG 95).")] = None,
     background: Annotated[Optional[str], typer.Option(help="Colour under transparent pixels when the output has no alpha "
                                                       "(video); default: the file's background colour, else black.")] = None,
+    temporal_blend: TemporalBlendOption = 0.0,
     overwrite: OverwriteOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or warnings.")] = False,
     as_json: JsonOption = False,
@@ -170,7 +174,7 @@ def upscale_command(
     result = upscale(input, output, model=model, scale=scale, device=device, precision=precision,
                      batch_size=batch_size, tile=tile, backend=backend.value, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
                      audio=not no_audio, overwrite=overwrite, gif_palette=gif_palette.value, dither=dither.value,
-                     quality=quality, background=background, progress=not quiet)
+                     quality=quality, background=background, temporal_blend=temporal_blend, progress=not quiet)
     results = result if isinstance(result, list) else [result]
     rows = [r if isinstance(r, dict) else r.as_dict() for r in results]
     if as_json:
@@ -235,6 +239,71 @@ def bench_command(
     if result["peak_gpu_memory_mib"] is not None:
         memory += f", peak GPU memory {result['peak_gpu_memory_mib']} MiB"
     typer.echo("  " + memory)
+
+
+@app.command("eval")
+def eval_command(
+    references: Annotated[list[Path], typer.Argument(help="High-resolution videos or images: the ground truth.")],
+    lr: Annotated[Optional[list[Path]], typer.Option("--lr", help="The paired low-resolution input, one per reference "
+                                                     "(default: area-downscaled from the reference).")] = None,
+    model: Annotated[Optional[list[str]], typer.Option("--model", help="A model name or file, or bicubic/lanczos; "
+                                                       "repeat for several (default: the built-in model and bicubic).")] = None,
+    scale: Annotated[Optional[int], typer.Option(help="Scale factor (default: the first model's).")] = None,
+    degrade_crf: Annotated[Optional[int], typer.Option(help="Pass the low-resolution frames through libx264 at this CRF.")] = None,
+    temporal_blend: TemporalBlendOption = 0.0,
+    frames: Annotated[int, typer.Option(help="At most this many frames per reference.")] = 60,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    as_json: JsonOption = False,
+) -> None:
+    """PSNR/SSIM on the luma (border cropped by the scale), RGB PSNR, flicker and fps per reference and model."""
+    from vsr.errors import InputError
+    from vsr.evaluate import evaluate
+
+    if frames < 1:
+        raise InputError(f"invalid --frames {frames}: at least 1")
+    if not 0 <= temporal_blend < 1:
+        raise InputError(f"invalid --temporal-blend {temporal_blend}: 0 (off) up to, not including, 1")
+    rows = evaluate(references, lr=lr, models=model, scale=scale, degrade_crf=degrade_crf,
+                    temporal_blend=temporal_blend, frames=frames, device=device)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(f"{'reference':<28} {'model':<34} {'PSNR-Y':>7} {'SSIM-Y':>7} {'PSNR':>7} {'flicker':>8} {'fps':>8}")
+    for r in rows:
+        flicker = "-" if r["flicker"] is None else f"{r['flicker']:.3f}"
+        typer.echo(f"{Path(r['reference']).name[:28]:<28} {r['model'][:34]:<34} {r['psnr']:>7.2f} {r['ssim']:>7.4f} "
+                   f"{r['psnr_rgb']:>7.2f} {flicker:>8} {r['fps'] or 0:>8.2f}")
+
+
+@app.command("bandwidth")
+def bandwidth_command(
+    reference: Annotated[Path, typer.Argument(help="A high-resolution video.")],
+    scale: Annotated[Optional[int], typer.Option(help="Scale factor (default: the model's).")] = None,
+    model: Annotated[str, typer.Option(help="A model name or file.")] = "realesr-animevideov3",
+    codec: Annotated[str, typer.Option(help="The encoder for all three methods.")] = "libx264",
+    crf: Annotated[str, typer.Option(help="Comma-separated CRF values, at least 4.")] = "20,24,28,32,36",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    frames: Annotated[int, typer.Option(help="At most this many frames.")] = 60,
+    plot: Annotated[Optional[Path], typer.Option(help="Write the rate-distortion curves to this PNG (needs matplotlib).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Send it small, upscale at the viewer: bytes and quality against sending it at full size, with BD-rates."""
+    from vsr.errors import InputError
+    from vsr.evaluate import bandwidth
+
+    try:
+        crfs = [int(v) for v in crf.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"invalid --crf {crf!r}: comma-separated integers, e.g. 20,24,28,32") from None
+    result = bandwidth(reference, scale=scale, model=model, codec=codec, crfs=crfs, device=device, frames=frames, plot=plot)
+    if as_json:
+        typer.echo(json.dumps({"rows": result["rows"], "bd_rate": result["bd_rate"]}, indent=2))
+        return
+    typer.echo(f"{'method':<8} {'crf':>4} {'bytes':>10} {'kbps':>10} {'PSNR-Y':>7} {'SSIM-Y':>7}")
+    for r in result["rows"]:
+        typer.echo(f"{r['method']:<8} {r['crf']:>4} {r['bytes']:>10} {r['kbps']:>10.1f} {r['psnr']:>7.2f} {r['ssim']:>7.4f}")
+    for key, value in result["bd_rate"].items():
+        typer.echo(f"BD-rate {key}: " + ("n/a (curves do not overlap)" if value is None else f"{value:+.1f}%"))
 
 
 def main(argv: list[str] | None = None) -> int:

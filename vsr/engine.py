@@ -15,6 +15,7 @@ from torch.nn import functional as F
 from vsr import backends, yuv
 from vsr.errors import BackendError, InputError
 from vsr.model import Model
+from vsr.temporal import TemporalBlend
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class Engine:
     batch: int = 1
     warnings: list[str] = field(default_factory=list)
     backend_used: str = "eager"
+    temporal: TemporalBlend | None = None  # blends each output with the previous one (stateful)
 
     def __post_init__(self) -> None:
         self.model.to(self.device, self.dtype)
@@ -145,7 +147,8 @@ class Engine:
         y = self._run(x)[:n]
         if y.shape[-2:] != self.out_size:
             y = F.interpolate(y.float(), size=self.out_size, mode="bicubic", antialias=True, align_corners=False)
-        return y.float().clamp_(0, 1)
+        y = y.float().clamp_(0, 1)
+        return self.temporal(x[:n], y) if self.temporal is not None else y
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         try:

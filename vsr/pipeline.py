@@ -20,6 +20,7 @@ from vsr import yuv
 from vsr.alpha import bleed, resize_alpha
 from vsr.catalogue import DEFAULT_MODEL
 from vsr.engine import Engine, resolve_device, resolve_precision
+from vsr.temporal import TemporalBlend
 from vsr.errors import BackendError, InputError, OutputError, VsrError
 from vsr.media import animated, reader, writer
 from vsr.media.color import RGB_SOURCE
@@ -71,7 +72,8 @@ def upscale(input: str | Path, output: str | Path, *, model: str = DEFAULT_MODEL
             backend: str = "auto", codec: str | None = None, crf: int | None = None, preset: str | None = None,
             pix_fmt: str | None = None, audio: bool = True, overwrite: bool = False,
             gif_palette: str = "auto", dither: str = DEFAULT_DITHER, quality: int | None = None,
-            background: str | None = None, progress: bool = True) -> Summary | list[Summary | dict]:
+            background: str | None = None, temporal_blend: float = 0.0,
+            progress: bool = True) -> Summary | list[Summary | dict]:
     """Upscale a video, an animated image (GIF, WebP, APNG), a still image, or every image and
     video in a folder.
 
@@ -89,9 +91,12 @@ def upscale(input: str | Path, output: str | Path, *, model: str = DEFAULT_MODEL
         raise InputError(f"invalid --dither {dither!r}: use {', '.join(DITHERS)}")
     if quality is not None and not 0 <= quality <= 100:
         raise InputError(f"invalid --quality {quality}: 0 to 100")
+    if not 0 <= temporal_blend < 1:
+        raise InputError(f"invalid --temporal-blend {temporal_blend}: 0 (off) up to, not including, 1")
     options = dict(model=model, scale=scale, device=device, precision=precision, batch_size=batch_size, tile=tile,
                    backend=backend, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=audio, overwrite=overwrite,
-                   gif_palette=gif_palette, dither=dither, quality=quality, background=background, progress=progress)
+                   gif_palette=gif_palette, dither=dither, quality=quality, background=background,
+                   temporal_blend=temporal_blend, progress=progress)
     input_path, output_path = Path(input), Path(output)
     if not input_path.exists():
         raise InputError(f"{input_path}: no such file")
@@ -210,12 +215,13 @@ def _video_output(output_path: Path, *, codec: str | None, pix_fmt: str | None, 
 
 
 def _engine(net, *, device: str, precision: str, backend: str, in_size: tuple[int, int], out_size: tuple[int, int],
-            tile: int, batch_size: int | None) -> tuple[Engine, int]:
+            tile: int, batch_size: int | None, temporal_blend: float = 0.0) -> tuple[Engine, int]:
     """The engine and its batch size; sizes are (width, height)."""
     dev = resolve_device(device)
     batch = batch_size or (4 if dev.type == "cuda" else 1)
     engine = Engine(model=net, device=dev, dtype=resolve_precision(precision, dev, net), out_size=(out_size[1], out_size[0]),
-                    tile=tile, backend=backend, in_size=(in_size[1], in_size[0]), batch=batch)
+                    tile=tile, backend=backend, in_size=(in_size[1], in_size[0]), batch=batch,
+                    temporal=TemporalBlend(temporal_blend) if temporal_blend else None)
     return engine, batch
 
 
@@ -225,7 +231,7 @@ def _scaled(width: int, height: int, scale: float) -> tuple[int, int]:
 
 def _upscale_video(input_path: Path, output_path: Path, *, model, scale, device, precision, batch_size, tile,
                    backend, codec, crf, preset, pix_fmt, audio, overwrite, gif_palette, dither, quality, background,
-                   progress) -> Summary:
+                   temporal_blend, progress) -> Summary:
     container = reader.open_input(input_path)
     try:
         check_output(input_path, output_path, overwrite=overwrite)
@@ -245,7 +251,7 @@ def _upscale_video(input_path: Path, output_path: Path, *, model, scale, device,
             codec_name, out_fmt, out_w, out_h = out.codec, out.pix_fmt, out.width, out.height
             warnings += out.warnings
         engine, batch = _engine(net, device=device, precision=precision, backend=backend, in_size=(info.width, info.height),
-                                out_size=(out_w, out_h), tile=tile, batch_size=batch_size)
+                                out_size=(out_w, out_h), tile=tile, batch_size=batch_size, temporal_blend=temporal_blend)
         video = container.streams.video[0]
         for other in container.streams:
             if other is not video and other.type not in ("audio", "subtitle"):
@@ -293,7 +299,7 @@ def _upscale_video(input_path: Path, output_path: Path, *, model, scale, device,
 
 def _upscale_animated(input_path: Path, output_path: Path, *, model, scale, device, precision, batch_size, tile,
                       backend, codec, crf, preset, pix_fmt, audio, overwrite, gif_palette, dither, quality, background,
-                      progress) -> Summary:
+                      temporal_blend, progress) -> Summary:
     """GIF, animated WebP or APNG in; an animated image or a video out."""
     check_output(input_path, output_path, overwrite=overwrite)
     suffix = output_path.suffix.lower()
@@ -328,7 +334,7 @@ def _upscale_animated(input_path: Path, output_path: Path, *, model, scale, devi
             output_path, width=size[0], height=size[1], plays=info.plays, has_alpha=info.has_alpha,
             gif_palette=gif_palette, dither=dither, quality=quality)
     engine, batch = _engine(net, device=device, precision=precision, backend=backend, in_size=(info.width, info.height),
-                            out_size=size, tile=tile, batch_size=batch_size)
+                            out_size=size, tile=tile, batch_size=batch_size, temporal_blend=temporal_blend)
     start = time.perf_counter()
     frames, done = _run(animated.read(info), info.frames, _rgb_batches(engine), batch, progress, open_writer, input_path)
     seconds = time.perf_counter() - start

@@ -1,0 +1,226 @@
+"""`vsr eval` and `vsr bandwidth`: how good the upscaled output is, and what it saves in bits.
+
+Evaluation follows the super-resolution literature: the low-resolution input is the reference
+area-downscaled by the scale (optionally through H.264 at a CRF, a realistic stream), metrics are
+on the BT.601 luma with `scale` pixels cropped from each border (vsr.metrics).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from vsr import metrics
+from vsr.errors import InputError
+from vsr.media import degrade
+from vsr.media.image import is_image, read_image
+
+log = logging.getLogger(__name__)
+
+BASELINES = ("bicubic", "lanczos")
+DEFAULT_FRAMES = 60
+
+
+def read_frames(path: Path, limit: int | None) -> Iterator[np.ndarray]:
+    """RGB frames of a video, or the one frame of an image."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if is_image(path):
+        yield read_image(path)[0]
+        return
+    yield from islice(degrade.decode(path), limit)
+
+
+def frame_rate(path: Path) -> Fraction:
+    if is_image(path):
+        return Fraction(25)
+    from vsr.media import reader
+
+    container = reader.open_input(path)
+    with container:
+        return reader.probe(container, path).average_rate or Fraction(25)
+
+
+def upscaler(name: str, scale: int, *, device: str = "auto", temporal_blend: float = 0.0) -> tuple[str, Callable]:
+    """(label, function from a list of LR frames to SR frames, in stream order)."""
+    if name == "bicubic":
+        def bicubic(frames):
+            x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float()
+            y = F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+            return list(y.clamp_(0, 255).round_().to(torch.uint8).permute(0, 2, 3, 1).numpy())
+        return "bicubic", bicubic
+    if name == "lanczos":
+        from PIL import Image
+
+        def lanczos(frames):
+            return [np.asarray(Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale),
+                                                         Image.Resampling.LANCZOS)) for f in frames]
+        return "lanczos", lanczos
+    from vsr.engine import Engine, resolve_device, resolve_precision
+    from vsr.model import load_model
+    from vsr.temporal import TemporalBlend
+
+    net = load_model(name)
+    if scale > net.scale:
+        raise InputError(f"--scale {scale} is above {net.name}'s native ×{net.scale}")
+    dev = resolve_device(device)
+    dtype = resolve_precision("auto", dev, net)
+
+    def run(frames):
+        h, w = frames[0].shape[:2]
+        engine = Engine(model=net, device=dev, dtype=dtype, out_size=(h * scale, w * scale),
+                        temporal=TemporalBlend(temporal_blend) if temporal_blend else None)
+        return [engine(torch.from_numpy(f[None]))[0].numpy() for f in frames]  # one stream, frame by frame
+    label = net.name + (f" (blend {temporal_blend:g})" if temporal_blend else "")
+    return label, run
+
+
+def score(sr: list[np.ndarray], hr: list[np.ndarray], crop: int) -> dict[str, float | None]:
+    flicker = metrics.Flicker(crop)
+    psnr, ssim, psnr_rgb = [], [], []
+    for s, h in zip(sr, hr):
+        psnr.append(metrics.psnr_y(s, h, crop))
+        ssim.append(metrics.ssim_y(s, h, crop))
+        psnr_rgb.append(metrics.psnr_rgb(s, h, crop))
+        flicker.add(s, h)
+    return {"psnr": round(float(np.mean(psnr)), 4), "ssim": round(float(np.mean(ssim)), 5),
+            "psnr_rgb": round(float(np.mean(psnr_rgb)), 4),
+            "flicker": None if flicker.value is None else round(flicker.value, 4)}
+
+
+def _low_res(hr: list[np.ndarray], scale: int, degrade_crf: int | None) -> list[np.ndarray]:
+    lr = [degrade.area_downscale(f, scale) for f in hr]
+    return degrade.h264_round_trip(lr, degrade_crf) if degrade_crf is not None else lr
+
+
+def evaluate(references: list[Path], *, lr: list[Path] | None = None, models: list[str] | None = None,
+             scale: int | None = None, degrade_crf: int | None = None, temporal_blend: float = 0.0,
+             frames: int | None = DEFAULT_FRAMES, device: str = "auto") -> list[dict[str, Any]]:
+    """One row per (reference, model): psnr, ssim (Y), psnr_rgb, flicker, fps, frames."""
+    from vsr.catalogue import DEFAULT_MODEL
+
+    models = models or [DEFAULT_MODEL, "bicubic"]
+    if lr is not None and len(lr) != len(references):
+        raise InputError(f"--lr: {len(lr)} file(s) for {len(references)} reference(s); give one per reference")
+    if scale is None:
+        learned = [m for m in models if m not in BASELINES]
+        if learned:
+            from vsr.model import load_model
+
+            scale = load_model(learned[0]).scale
+        else:
+            scale = 4
+    if scale < 1:
+        raise InputError(f"invalid --scale {scale}")
+    ups = [upscaler(m, scale, device=device, temporal_blend=temporal_blend if m not in BASELINES else 0.0)
+           for m in models]
+    rows = []
+    for i, ref in enumerate(references):
+        hr = [degrade.crop_to_multiple(f, 2 * scale) for f in read_frames(ref, frames)]
+        if not hr:
+            raise InputError(f"{ref}: no frames")
+        if lr is not None:
+            low = list(islice(read_frames(lr[i], len(hr)), len(hr)))
+            h, w = low[0].shape[:2]
+            if hr[0].shape[0] < h * scale or hr[0].shape[1] < w * scale:
+                raise InputError(f"{lr[i]}: {w}x{h} × {scale} is larger than the reference {ref}")
+            hr = [f[: h * scale, : w * scale] for f in hr[: len(low)]]
+        else:
+            low = _low_res(hr, scale, degrade_crf)
+        for label, up in ups:
+            start = time.perf_counter()
+            sr = up(low)
+            seconds = time.perf_counter() - start
+            rows.append({"reference": str(ref), "model": label, **score(sr, hr, scale),
+                         "fps": round(len(sr) / seconds, 3) if seconds else None, "frames": len(sr)})
+    return rows
+
+
+def bandwidth(reference: Path, *, scale: int | None = None, model: str | None = None, codec: str = "libx264",
+              crfs: list[int] | None = None, device: str = "auto", frames: int | None = DEFAULT_FRAMES,
+              plot: Path | None = None) -> dict[str, Any]:
+    """Rate–distortion of sending the video small and upscaling it at the viewer, against
+    sending it at full size, with BD-rates."""
+    from vsr.catalogue import DEFAULT_MODEL
+
+    crfs = crfs or [20, 24, 28, 32, 36]
+    if len(crfs) < 4:
+        raise InputError("--crf: BD-rate needs at least 4 CRF values")
+    model = model or DEFAULT_MODEL
+    if scale is None:
+        from vsr.model import load_model
+
+        scale = load_model(model).scale
+    label, sr_up = upscaler(model, scale, device=device)
+    _, bicubic = upscaler("bicubic", scale)
+    hr = [degrade.crop_to_multiple(f, 2 * scale) for f in read_frames(reference, frames)]
+    if len(hr) < 2:
+        raise InputError(f"{reference}: bandwidth needs a video of at least 2 frames")
+    rate = frame_rate(reference)
+    seconds = len(hr) / float(rate)
+    lr = [degrade.area_downscale(f, scale) for f in hr]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="vsr-bandwidth-") as tmp:
+        for crf in crfs:
+            direct_path, small_path = Path(tmp) / f"direct{crf}.mp4", Path(tmp) / f"small{crf}.mp4"
+            direct_bytes = degrade.encode(hr, direct_path, crf=crf, rate=rate, codec=codec)
+            small_bytes = degrade.encode(lr, small_path, crf=crf, rate=rate, codec=codec)
+            decoded_small = list(degrade.decode(small_path))
+            for method, size, out in (("direct", direct_bytes, list(degrade.decode(direct_path))),
+                                      ("sr", small_bytes, sr_up(decoded_small)),
+                                      ("bicubic", small_bytes, bicubic(decoded_small))):
+                quality = score(out, hr, scale)
+                rows.append({"method": method, "crf": crf, "bytes": size, "kbps": round(size * 8 / seconds / 1000, 2),
+                             "psnr": quality["psnr"], "ssim": quality["ssim"]})
+    curve = {m: [r for r in rows if r["method"] == m] for m in ("direct", "sr", "bicubic")}
+
+    def bd(a: str, b: str, key: str) -> float | None:
+        try:
+            return round(metrics.bd_rate([r["kbps"] for r in curve[a]], [r[key] for r in curve[a]],
+                                         [r["kbps"] for r in curve[b]], [r[key] for r in curve[b]]), 2)
+        except ValueError as exc:  # the curves do not overlap
+            log.warning("BD-rate %s vs %s (%s): %s", b, a, key, exc)
+            return None
+
+    result = {"reference": str(reference), "model": label, "scale": scale, "codec": codec, "frames": len(hr),
+              "rows": rows, "bd_rate": {"sr_vs_direct_psnr": bd("direct", "sr", "psnr"),
+                                        "sr_vs_direct_ssim": bd("direct", "sr", "ssim"),
+                                        "sr_vs_bicubic_psnr": bd("bicubic", "sr", "psnr"),
+                                        "sr_vs_bicubic_ssim": bd("bicubic", "sr", "ssim")}}
+    if plot is not None:
+        plot_rd(result, plot)
+    return result
+
+
+def plot_rd(result: dict[str, Any], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise InputError("--plot needs matplotlib: pip install 'vsr[plot]'") from exc
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key in zip(axes, ("psnr", "ssim")):
+        for method in ("direct", "sr", "bicubic"):
+            points = [r for r in result["rows"] if r["method"] == method]
+            ax.plot([r["kbps"] for r in points], [r[key] for r in points], "o-", label=method)
+        ax.set_xscale("log")
+        ax.set_xlabel("kbit/s")
+        ax.set_ylabel(f"{key.upper()} (Y)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    fig.suptitle(f"{Path(result['reference']).name}: {result['model']} ×{result['scale']}, {result['codec']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
