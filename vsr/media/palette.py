@@ -64,6 +64,15 @@ def _pull_all(sink) -> list[av.VideoFrame]:
             return frames
 
 
+def _quantise(source, sink, rgb: np.ndarray, alpha: np.ndarray | None, pts: int) -> Quantized:
+    """One frame through a paletteuse graph: exactly one PAL8 frame comes out."""
+    source.push(_frame(rgb, alpha, pts))
+    out = _pull_all(sink)
+    if len(out) != 1:
+        raise RuntimeError(f"paletteuse gave {len(out)} frames for one")
+    return _unpack(out[0], alpha is not None)
+
+
 def _palettegen_options(stats_mode: str, with_alpha: bool) -> str:
     # With alpha, one entry is kept back for the transparent index.
     return f"stats_mode={stats_mode}:reserve_transparent={int(with_alpha)}"
@@ -97,12 +106,8 @@ class PerFramePalette:
         graph.configure()
 
     def __call__(self, rgb: np.ndarray, alpha: np.ndarray | None) -> Quantized:
-        self.source.push(_frame(rgb, alpha if self.with_alpha else None, self.pts))
         self.pts += 1
-        out = _pull_all(self.sink)
-        if len(out) != 1:
-            raise RuntimeError(f"paletteuse gave {len(out)} frames for one")
-        return _unpack(out[0], self.with_alpha)
+        return _quantise(self.source, self.sink, rgb, alpha if self.with_alpha else None, self.pts - 1)
 
 
 class GlobalPalette:
@@ -150,9 +155,5 @@ class GlobalPalette:
         self.pts = 0
 
     def apply(self, rgb: np.ndarray, alpha: np.ndarray | None) -> Quantized:
-        self.video.push(_frame(rgb, alpha if self.with_alpha else None, self.pts))
         self.pts += 1
-        out = _pull_all(self.apply_sink)
-        if len(out) != 1:
-            raise RuntimeError(f"paletteuse gave {len(out)} frames for one")
-        return _unpack(out[0], self.with_alpha)
+        return _quantise(self.video, self.apply_sink, rgb, alpha if self.with_alpha else None, self.pts - 1)
