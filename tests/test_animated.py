@@ -296,6 +296,7 @@ def test_truncated_gif_keeps_what_decodes(tmp_path):
     (["out.jpg"], "an animated image becomes"),
     (["out.gif", "--quality", "101"], "--quality"),
     (["out.mp4", "--background", "notacolour"], "--background"),
+    (["out.gif", "--background", "notacolour"], "--background"),
     (["out.gif", "--dither", "sierra"], "--dither"),
     (["out.gif", "--gif-palette", "lots"], "--gif-palette"),
 ])

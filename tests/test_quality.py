@@ -182,3 +182,17 @@ def test_bandwidth_needs_four_crfs(tmp_path, capsys):
     make_clip(ref, frames=3, size=(64, 48), codec="ffv1", audio_tracks=0)
     assert main(["bandwidth", str(ref), "--crf", "20,30"]) == 2
     assert "at least 4" in capsys.readouterr().err
+
+
+def test_eval_refuses_what_it_cannot_measure(tmp_path, capsys):
+    from PIL import Image
+
+    tiny, ref, lr = tmp_path / "tiny.png", tmp_path / "ref.png", tmp_path / "lr.png"
+    Image.fromarray(PHOTO[:8, :8]).save(tiny)
+    Image.fromarray(PHOTO[:96, :128]).save(ref)
+    Image.fromarray(PHOTO[:20, :20]).save(lr)  # not ref / 4
+    assert main(["eval", str(tiny), "--model", "bicubic"]) == 2
+    assert "too small to evaluate" in capsys.readouterr().err
+    assert main(["eval", str(ref), "--lr", str(lr), "--model", "bicubic", "--scale", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "but the reference" in err and err.count("\n") == 1

@@ -98,6 +98,14 @@ def score(sr: list[np.ndarray], hr: list[np.ndarray], crop: int) -> dict[str, fl
             "flicker": None if flicker.value is None else round(flicker.value, 4)}
 
 
+def _check_size(ref: Path, hr: np.ndarray, scale: int) -> None:
+    """SSIM's 11×11 window must fit inside the frame once `scale` pixels go from each border."""
+    h, w = hr.shape[:2]
+    if min(h, w) - 2 * scale < 11:
+        raise InputError(f"{ref}: {w}x{h} is too small to evaluate at ×{scale} "
+                         f"(at least {11 + 2 * scale} pixels a side after cropping to a multiple of {2 * scale})")
+
+
 def _low_res(hr: list[np.ndarray], scale: int, degrade_crf: int | None) -> list[np.ndarray]:
     lr = [degrade.area_downscale(f, scale) for f in hr]
     return degrade.h264_round_trip(lr, degrade_crf) if degrade_crf is not None else lr
@@ -126,17 +134,25 @@ def evaluate(references: list[Path], *, lr: list[Path] | None = None, models: li
            for m in models]
     rows = []
     for i, ref in enumerate(references):
-        hr = [degrade.crop_to_multiple(f, 2 * scale) for f in read_frames(ref, frames)]
-        if not hr:
+        raw = list(read_frames(ref, frames))
+        if not raw:
             raise InputError(f"{ref}: no frames")
         if lr is not None:
-            low = list(islice(read_frames(lr[i], len(hr)), len(hr)))
+            low = list(islice(read_frames(lr[i], len(raw)), len(raw)))
+            if not low:
+                raise InputError(f"{lr[i]}: no frames")
             h, w = low[0].shape[:2]
-            if hr[0].shape[0] < h * scale or hr[0].shape[1] < w * scale:
-                raise InputError(f"{lr[i]}: {w}x{h} × {scale} is larger than the reference {ref}")
-            hr = [f[: h * scale, : w * scale] for f in hr[: len(low)]]
+            # The pair must match: the reference is the low-resolution frame × scale, give or take
+            # the few pixels an odd reference size loses.
+            full_h, full_w = raw[0].shape[:2]
+            if not (0 <= full_h - h * scale < scale and 0 <= full_w - w * scale < scale):
+                raise InputError(f"{lr[i]}: {w}x{h} × {scale} is {w * scale}x{h * scale}, but the reference {ref} "
+                                 f"is {full_w}x{full_h}; give the matching --scale or low-resolution file")
+            hr = [f[: h * scale, : w * scale] for f in raw[: len(low)]]
         else:
+            hr = [degrade.crop_to_multiple(f, 2 * scale) for f in raw]
             low = _low_res(hr, scale, degrade_crf)
+        _check_size(ref, hr[0], scale)
         for label, up in ups:
             start = time.perf_counter()
             sr = up(low)
@@ -166,6 +182,7 @@ def bandwidth(reference: Path, *, scale: int | None = None, model: str | None = 
     hr = [degrade.crop_to_multiple(f, 2 * scale) for f in read_frames(reference, frames)]
     if len(hr) < 2:
         raise InputError(f"{reference}: bandwidth needs a video of at least 2 frames")
+    _check_size(reference, hr[0], scale)
     rate = frame_rate(reference)
     seconds = len(hr) / float(rate)
     lr = [degrade.area_downscale(f, scale) for f in hr]

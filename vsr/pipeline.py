@@ -93,6 +93,8 @@ def upscale(input: str | Path, output: str | Path, *, model: str = DEFAULT_MODEL
         raise InputError(f"invalid --quality {quality}: 0 to 100")
     if not 0 <= temporal_blend < 1:
         raise InputError(f"invalid --temporal-blend {temporal_blend}: 0 (off) up to, not including, 1")
+    if background is not None:
+        _colour(background)  # a bad colour is a usage error whatever the output
     options = dict(model=model, scale=scale, device=device, precision=precision, batch_size=batch_size, tile=tile,
                    backend=backend, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=audio, overwrite=overwrite,
                    gif_palette=gif_palette, dither=dither, quality=quality, background=background,
@@ -113,8 +115,10 @@ def upscale(input: str | Path, output: str | Path, *, model: str = DEFAULT_MODEL
 
 def _background(value: str | None, info: animated.AnimationInfo) -> tuple[int, int, int]:
     """--background, else the file's own background colour, else black."""
-    if value is None:
-        return info.background or (0, 0, 0)
+    return _colour(value) if value is not None else (info.background or (0, 0, 0))
+
+
+def _colour(value: str) -> tuple[int, int, int]:
     from PIL import ImageColor
 
     try:
