@@ -309,6 +309,16 @@ def test_bad_animated_options_fail_cleanly(tmp_path, capsys, args, message):
     assert {p.name for p in tmp_path.iterdir()} <= {"in.gif", "vsr-home"}  # nothing written
 
 
+def test_frame_too_large_for_the_format_is_refused_before_work(tmp_path, capsys):
+    src = tmp_path / "in.gif"
+    frames = [Image.new("RGB", (4100, 2), colour) for colour in ("red", "blue")]
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=40)
+    code = main(["upscale", str(src), str(tmp_path / "out.webp"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "larger than .webp allows (16383 pixels a side)" in err
+    assert {p.name for p in tmp_path.iterdir()} <= {"in.gif", "vsr-home"}
+
+
 def test_gif_memory_does_not_grow_with_length(tmp_path):
     script = (
         "import resource, sys; from vsr.pipeline import upscale; "

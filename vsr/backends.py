@@ -33,16 +33,22 @@ def candidates(backend: str, device: torch.device) -> list[str]:
 def prepare(net: nn.Module, *, backend: str, shape: tuple[int, ...], dtype: torch.dtype,
             device: torch.device, warnings: list[str]) -> tuple[Callable, str]:
     """The network as a callable for NCHW inputs of `shape` (other shapes fall back to eager),
-    and the name of the backend that runs it."""
-    tried = []
+    and the name of the backend that runs it. With `auto`, a backend that is not installed is
+    skipped quietly; one that is installed but fails to build is skipped with a warning."""
+    from vsr import tensorrt
+
     for name in candidates(backend, device):
+        if backend == "auto" and name == "tensorrt" and tensorrt.unavailable():
+            log.debug("skipping TensorRT: %s", tensorrt.unavailable())
+            continue
         try:
             return _build(name, net, shape, dtype, device), name
         except BackendError as exc:
             if backend != "auto":
                 raise
-            tried.append(f"{name}: {exc}")
-    raise BackendError("no backend could run the model: " + "; ".join(tried))
+            warnings.append(f"{exc}; trying the next backend")
+            log.warning("%s; trying the next backend", exc)
+    raise BackendError(f"no backend could run the model (tried {', '.join(candidates(backend, device))})")
 
 
 def _build(name: str, net: nn.Module, shape, dtype, device) -> Callable:

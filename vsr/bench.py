@@ -227,7 +227,7 @@ def _stages(clip, net, dev, dtype, backend, batch, frames, tmp_dir, result) -> t
     out_path = tmp_dir / "encode.mp4"
     source = reader.SourceInfo(path=clip, width=w, height=h, pix_fmt="yuv420p", time_base=Fraction(1, 25),
                                average_rate=Fraction(25), frames=n, color=info.color)
-    pictures = [pattern(out_w, out_h, i) for i in range(min(n, 8))]  # moving content, as the encoder will see
+    pictures = [pattern(out_w, out_h, i) for i in range(min(n, 4))]  # moving content, as the encoder will see
     video_writer = writer.VideoWriter(out_path, source=source, copy_streams=[], width=out_w, height=out_h,
                                       codec="libx264", pix_fmt="yuv420p", crf=None, preset=None)
     if device_colour:  # the writer then gets planes converted on the GPU, no swscale

@@ -246,6 +246,7 @@ def _upscale_video(input_path: Path, output_path: Path, *, model, scale, device,
         if to_animation:
             out_w, out_h = _scaled(info.width, info.height, scale)
             codec_name, out_fmt = output_path.suffix.lower().lstrip("."), "rgb24"
+            animated.check_size(output_path, out_w, out_h)
             open_writer = lambda: animated.open_writer(  # noqa: E731
                 output_path, width=out_w, height=out_h, plays=0, has_alpha=False,
                 gif_palette="global" if gif_palette == "auto" else gif_palette, dither=dither, quality=quality)
@@ -332,6 +333,7 @@ def _upscale_animated(input_path: Path, output_path: Path, *, model, scale, devi
     else:
         codec_name = "apng" if suffix == ".png" else suffix.lstrip(".")
         out_fmt = "pal8" if suffix == ".gif" else ("rgba" if info.has_alpha else "rgb24")
+        animated.check_size(output_path, *size)
         if gif_palette == "auto":
             gif_palette = _auto_gif_palette(info)
         open_writer = lambda: animated.open_writer(  # noqa: E731

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from vsr.errors import InputError
+from vsr.errors import InputError, OutputError
 from vsr.media.reader import DecodedFrame
 
 log = logging.getLogger(__name__)
@@ -226,11 +226,21 @@ class AnimatedWriter:
 
 
 ANIMATED_OUTPUTS = {".gif", ".webp", ".png", ".apng"}
+_MAX_SIDE = {".gif": 65535, ".webp": 16383}  # what each format's header can hold
+
+
+def check_size(path: Path, width: int, height: int) -> None:
+    """Refuse, before any work, a frame size the format cannot store."""
+    limit = _MAX_SIDE.get(path.suffix.lower())
+    if limit and max(width, height) > limit:
+        raise OutputError(f"{path}: {width}x{height} is larger than {path.suffix} allows ({limit} pixels a side); "
+                          "use a smaller --scale or a video output")
 
 
 def open_writer(path: Path, *, width: int, height: int, plays: int, has_alpha: bool, gif_palette: str,
                 dither: str, quality: int | None) -> AnimatedWriter:
     """The writer the extension names: .gif, .webp, or .png/.apng (animated PNG)."""
+    check_size(path, width, height)
     suffix = path.suffix.lower()
     if suffix == ".gif":
         from vsr.media.gif import GifWriter
