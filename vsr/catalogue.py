@@ -92,19 +92,26 @@ def convert_model(src: Path, dst: Path, *, name: str | None = None, source: str 
     weights, metadata = read_model_file(src)
     name = name or metadata.get("name") or src.stem
     model = model_from_weights(weights, metadata, name=name)
+    write_model(dst, model, source=source or metadata.get("source") or src.name,
+                licence=licence or metadata.get("licence") or "unknown", half=half)
+    return model
+
+
+def write_model(dst: Path, model: Model, *, source: str, licence: str, half: bool = False) -> None:
+    """A model as safetensors with the metadata vsr reads back: name, arch, scale, hyperparameters,
+    provenance and storage type."""
     sd = model.model.state_dict()
     if half:
         sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
     write_safetensors(dst, sd, {
-        "name": name,
+        "name": model.name,
         "arch": model.arch,
         "scale": str(model.scale),
         "hyperparameters": json.dumps(model.hyperparameters, sort_keys=True),
-        "source": source or metadata.get("source") or src.name,
-        "licence": licence or metadata.get("licence") or "unknown",
+        "source": source,
+        "licence": licence,
         "dtype": "float16" if half else str(next(iter(sd.values())).dtype).removeprefix("torch."),
     })
-    return model
 
 
 def import_model(src: Path, *, name: str | None = None, overwrite: bool = False, half: bool = False) -> Entry:

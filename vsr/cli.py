@@ -306,6 +306,140 @@ def bandwidth_command(
         typer.echo(f"BD-rate {key}: " + ("n/a (curves do not overlap)" if value is None else f"{value:+.1f}%"))
 
 
+# Options shared by `vsr train` and `vsr finetune`. None means "not given", so a --config file or
+# a resumed run's saved options can supply the value.
+DataOption = Annotated[Optional[list[Path]], typer.Option(
+    "--data", help="An image, video or folder of them to train on; repeat for more.")]
+ValOption = Annotated[Optional[list[Path]], typer.Option(
+    "--val", help="Validation images/videos (default: hold out --val-fraction of --data).")]
+ValFractionOption = Annotated[Optional[float], typer.Option(
+    help="Held out for validation: the last part of each video, a random part of the images [0.1].")]
+FramesOption = Annotated[Optional[str], typer.Option(help="START:END frames of each training video (e.g. 0:100).")]
+ValFramesOption = Annotated[Optional[str], typer.Option(help="START:END frames of each --val video (e.g. 100:).")]
+FrameStepOption = Annotated[Optional[int], typer.Option(help="Use every Nth frame of a video [1].")]
+PatchSizeOption = Annotated[Optional[int], typer.Option(help="High-resolution crop size, a multiple of the scale [128].")]
+BatchSizeOption = Annotated[Optional[int], typer.Option(help="Crops per step [16; finetune 8].")]
+DownscaleOption = Annotated[Optional[str], typer.Option(help="area or bicubic [area].")]
+BlurOption = Annotated[Optional[str], typer.Option(help="Gaussian blur σ in HR pixels before downscaling: V or A:B.")]
+NoiseOption = Annotated[Optional[str], typer.Option(help="Gaussian noise σ in 8-bit levels: V or A:B.")]
+JpegOption = Annotated[Optional[str], typer.Option(help="JPEG quality: V or A:B.")]
+CrfOption = Annotated[Optional[str], typer.Option(
+    help="H.264 (libx264) CRF, V or A:B: match the streams you will upscale.")]
+PixelLossOption = Annotated[Optional[str], typer.Option(help="l1, mse or charbonnier [l1].")]
+PixelWeightOption = Annotated[Optional[float], typer.Option(help="Pixel-loss weight in the GAN phase [1.0].")]
+PerceptualWeightOption = Annotated[Optional[float], typer.Option(help="Perceptual-loss weight in the GAN phase [1.0].")]
+VggOption = Annotated[Optional[Path], typer.Option(
+    help="VGG19 weights (torchvision state dict) for the perceptual loss; default: the discriminator's features.")]
+VggLayerOption = Annotated[Optional[str], typer.Option(help="VGG19 layer, before its ReLU [conv5_4].")]
+AdversarialOption = Annotated[Optional[str], typer.Option(help="vanilla (SRGAN) or ragan (ESRGAN) [ragan].")]
+AdversarialWeightOption = Annotated[Optional[float], typer.Option(help="Adversarial-loss weight [0.005].")]
+RampupOption = Annotated[Optional[int], typer.Option(help="GAN steps over which the adversarial weight rises from 0 [0].")]
+SmoothingOption = Annotated[Optional[float], typer.Option(help="One-sided label smoothing: real target 1 − this [0].")]
+DUpdatesOption = Annotated[Optional[int], typer.Option(help="Discriminator updates per generator update [1].")]
+DNormOption = Annotated[Optional[str], typer.Option(help="Discriminator normalisation: spectral, batch or none [spectral].")]
+LrGOption = Annotated[Optional[float], typer.Option(help="Generator learning rate [2e-4; finetune 1e-4].")]
+LrDOption = Annotated[Optional[float], typer.Option(help="Discriminator learning rate [1e-4].")]
+EmaOption = Annotated[Optional[float], typer.Option(help="Decay of the generator's moving average, 0 = off [0.999; finetune 0.99].")]
+GanStepsOption = Annotated[Optional[int], typer.Option(help="GAN-phase steps after the pixel-loss phase [0].")]
+ValEveryOption = Annotated[Optional[int], typer.Option(help="Validate every N steps [500; finetune 50].")]
+CheckpointEveryOption = Annotated[Optional[int], typer.Option(help="Save a checkpoint every N steps [500; finetune 100].")]
+SeedOption = Annotated[Optional[int], typer.Option(help="Random seed: same seed, same data and options → same weights [0].")]
+DeviceOption = Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N [auto].")]
+ConfigOption = Annotated[Optional[Path], typer.Option(help="A TOML file of options (names as the options, e.g. "
+                                                       "patch_size = 96); the command line wins.")]
+ResumeOption = Annotated[bool, typer.Option("--resume", help="Continue the run from its latest checkpoint.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
+
+
+def _print_run(summary: dict, as_json: bool, quiet: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    elif not quiet:
+        first, last = summary["initial"], summary["final"]
+        typer.echo(f"{summary['export']}: {summary['steps']} steps in {summary['seconds']:.0f} s; validation PSNR-Y "
+                   f"{first['psnr']:.2f} → {last['psnr']:.2f} dB, SSIM-Y {first['ssim']:.4f} → {last['ssim']:.4f}")
+
+
+def _options(values: dict, *skip: str) -> dict:
+    """A command's keyword arguments that are training options (the rest are the command's own)."""
+    from vsr.train.config import TrainConfig
+
+    fields = TrainConfig.__dataclass_fields__
+    return {k: v for k, v in values.items() if k in fields and k not in skip}
+
+
+@app.command("train")
+def train_command(
+    out: Annotated[Path, typer.Option(help="The run's folder: config, checkpoints, log and the exported model.")],
+    data: DataOption = None,
+    arch: Annotated[Optional[str], typer.Option(help="srresnet (SRGAN), rrdb (ESRGAN) or compact [compact].")] = None,
+    scale: Annotated[Optional[int], typer.Option(help="2, 3, 4 or 8 [4].")] = None,
+    num_feat: Annotated[Optional[int], typer.Option(help="Feature channels [64].")] = None,
+    num_block: Annotated[Optional[int], typer.Option(help="Residual blocks (srresnet 16, rrdb 23) or convolutions (compact 16).")] = None,
+    num_grow_ch: Annotated[Optional[int], typer.Option(help="rrdb: growth channels [32].")] = None,
+    activation: Annotated[Optional[str], typer.Option(help="compact: prelu, relu or leakyrelu [prelu].")] = None,
+    batch_norm: Annotated[Optional[bool], typer.Option("--batch-norm/--no-batch-norm", help="srresnet: BatchNorm as in SRGAN [on].")] = None,
+    val: ValOption = None, val_fraction: ValFractionOption = None, frames: FramesOption = None,
+    val_frames: ValFramesOption = None, frame_step: FrameStepOption = None,
+    patch_size: PatchSizeOption = None, batch_size: BatchSizeOption = None,
+    degrade_downscale: DownscaleOption = None, degrade_blur: BlurOption = None, degrade_noise: NoiseOption = None,
+    degrade_jpeg: JpegOption = None, degrade_crf: CrfOption = None,
+    pretrain_steps: Annotated[Optional[int], typer.Option(help="Pixel-loss steps before the GAN phase [1000].")] = None,
+    gan_steps: GanStepsOption = None, pixel_loss: PixelLossOption = None, pixel_weight: PixelWeightOption = None,
+    perceptual_weight: PerceptualWeightOption = None, vgg: VggOption = None, vgg_layer: VggLayerOption = None,
+    adversarial: AdversarialOption = None, adversarial_weight: AdversarialWeightOption = None,
+    adversarial_rampup: RampupOption = None, label_smoothing: SmoothingOption = None, d_updates: DUpdatesOption = None,
+    d_norm: DNormOption = None, lr_g: LrGOption = None, lr_d: LrDOption = None, ema: EmaOption = None,
+    val_every: ValEveryOption = None, checkpoint_every: CheckpointEveryOption = None, seed: SeedOption = None,
+    device: DeviceOption = None,
+    name: Annotated[Optional[str], typer.Option(help="The exported model's name [the --out folder's name].")] = None,
+    export: Annotated[Optional[Path], typer.Option(help="Where to write the model [OUT/NAME.safetensors].")] = None,
+    config: ConfigOption = None, resume: ResumeOption = False, overwrite: OverwriteOption = False,
+    quiet: QuietOption = False, as_json: JsonOption = False,
+) -> None:
+    """Train an SRGAN/ESRGAN-style model: pixel-loss pre-training, then optional GAN training."""
+    from vsr.train.trainer import train
+
+    summary = train(_options(locals()), out=out, config_file=config, resume=resume, overwrite=overwrite,
+                    progress=not quiet)
+    _print_run(summary, as_json, quiet)
+
+
+@app.command("finetune")
+def finetune_command(
+    model: Annotated[str, typer.Option(help="The model to start from: a name or file.")],
+    out: Annotated[Path, typer.Option(help="The specialised model to write (.safetensors).")],
+    data: DataOption = None,
+    steps: Annotated[Optional[int], typer.Option(help="Pixel-loss steps [300].")] = None,
+    scale: Annotated[Optional[int], typer.Option(help="Checked against the model's scale.")] = None,
+    work_dir: Annotated[Optional[Path], typer.Option(help="Checkpoints and log [OUT's name + -finetune].")] = None,
+    val: ValOption = None, val_fraction: ValFractionOption = None, frames: FramesOption = None,
+    val_frames: ValFramesOption = None, frame_step: FrameStepOption = None,
+    patch_size: PatchSizeOption = None, batch_size: BatchSizeOption = None,
+    degrade_downscale: DownscaleOption = None, degrade_blur: BlurOption = None, degrade_noise: NoiseOption = None,
+    degrade_jpeg: JpegOption = None, degrade_crf: CrfOption = None,
+    gan_steps: GanStepsOption = None, pixel_loss: PixelLossOption = None, pixel_weight: PixelWeightOption = None,
+    perceptual_weight: PerceptualWeightOption = None, vgg: VggOption = None, vgg_layer: VggLayerOption = None,
+    adversarial: AdversarialOption = None, adversarial_weight: AdversarialWeightOption = None,
+    adversarial_rampup: RampupOption = None, label_smoothing: SmoothingOption = None, d_updates: DUpdatesOption = None,
+    d_norm: DNormOption = None, lr_g: LrGOption = None, lr_d: LrDOption = None, ema: EmaOption = None,
+    val_every: ValEveryOption = None, checkpoint_every: CheckpointEveryOption = None, seed: SeedOption = None,
+    device: DeviceOption = None,
+    name: Annotated[Optional[str], typer.Option(help="The exported model's name [MODEL-finetuned].")] = None,
+    config: ConfigOption = None, resume: ResumeOption = False, overwrite: OverwriteOption = False,
+    quiet: QuietOption = False, as_json: JsonOption = False,
+) -> None:
+    """Specialise a model to one domain or one video; degrade the training input as your real input was
+    (e.g. --degrade-crf near the CRF of the streams you will upscale)."""
+    from vsr.train.trainer import finetune
+
+    options = _options(locals(), "model")
+    options["pretrain_steps"] = steps
+    summary = finetune(model, options, out=out, work_dir=work_dir, config_file=config, resume=resume,
+                       overwrite=overwrite, progress=not quiet)
+    _print_run(summary, as_json, quiet)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code, turning every expected failure into one line."""
     command = typer.main.get_command(app)

@@ -1,0 +1,246 @@
+"""Training and fine-tuning on the CPU with tiny networks and small real photographs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tests.clips import PHOTO, make_clip
+from vsr.catalogue import import_model, write_model
+from vsr.cli import main
+from vsr.errors import InputError, ModelError, OutputError
+from vsr.media import degrade
+from vsr.model import Model, load_model
+from vsr.train import losses
+from vsr.train.config import resolve
+from vsr.train.data import Degradation, PatchSampler, Source, Span
+from vsr.train.trainer import Run, finetune, read_checkpoint, train
+from vsr.zoo import build, get_spec
+
+TINY = {"arch": "compact", "num_feat": 8, "num_block": 2, "scale": 2, "patch_size": 24, "batch_size": 4,
+        "val_crop": 48, "d_feat": 8, "seed": 3}
+
+
+@pytest.fixture
+def photo_dir(tmp_path) -> Path:
+    """Eight 64×64 crops of real photographs, as PNG files."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(8):
+        y, x = 24 * (i // 4), 40 * (i % 4)
+        Image.fromarray(PHOTO[y : y + 64, x : x + 64]).save(folder / f"p{i}.png")
+    return folder
+
+
+def _options(photo_dir: Path, **extra) -> dict:
+    return {**TINY, "data": [str(photo_dir)], **extra}
+
+
+def test_a_few_dozen_steps_lower_the_loss_and_raise_validation_psnr(photo_dir, tmp_path):
+    summary = train(_options(photo_dir, pretrain_steps=60, val_every=20, lr_g=2e-3, ema=0), out=tmp_path / "run",
+                    progress=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in log] == [20, 40, 60]
+    assert log[-1]["losses"]["pixel"] < 0.8 * log[0]["losses"]["pixel"]
+    assert summary["final"]["psnr"] > summary["initial"]["psnr"] + 1.0
+    assert (tmp_path / "run" / "config.json").is_file()
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["pretrain_steps"] == 60
+
+
+def _final_params(out: Path) -> dict[str, torch.Tensor]:
+    return read_checkpoint(sorted((out / "checkpoints").glob("*.pt"))[-1])
+
+
+@pytest.mark.parametrize("d_norm", ["spectral", "batch"])
+def test_resume_after_an_interrupt_gives_the_same_weights(photo_dir, tmp_path, monkeypatch, d_norm):
+    options = _options(photo_dir, pretrain_steps=4, gan_steps=6, val_every=5, checkpoint_every=3,
+                       d_norm=d_norm, degrade_noise="0:5")  # random degradation: per-batch draws must resume too
+    train(options, out=tmp_path / "straight", progress=False)
+
+    calls = {"n": 0}
+    original = Run._train_step
+
+    def interrupted(self):
+        calls["n"] += 1
+        if calls["n"] == 8:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(Run, "_train_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(options, out=tmp_path / "resumed", progress=False)
+    assert read_checkpoint(sorted((tmp_path / "resumed" / "checkpoints").glob("*.pt"))[-1])["step"] == 7
+    monkeypatch.setattr(Run, "_train_step", original)
+    train({}, out=tmp_path / "resumed", resume=True, progress=False)
+
+    a, b = _final_params(tmp_path / "straight"), _final_params(tmp_path / "resumed")
+    assert a["step"] == b["step"] == 10
+    for part in ("params", "params_ema", "net_d"):
+        assert a[part].keys() == b[part].keys()
+        for k in a[part]:
+            assert torch.equal(a[part][k], b[part][k]), (part, k)
+    assert a["history"] == b["history"]
+
+
+def test_resume_refuses_changed_options_and_a_missing_run(photo_dir, tmp_path):
+    train(_options(photo_dir, pretrain_steps=2, val_every=2), out=tmp_path / "run", progress=False)
+    with pytest.raises(InputError, match="--patch-size"):
+        train({"patch_size": 32}, out=tmp_path / "run", resume=True, progress=False)
+    with pytest.raises(InputError, match="no checkpoint"):
+        train({}, out=tmp_path / "none", resume=True, progress=False)
+    with pytest.raises(InputError, match="holds a run already"):
+        train(_options(photo_dir, pretrain_steps=2), out=tmp_path / "run", progress=False)
+    # More steps is what a resume may change.
+    summary = train({"pretrain_steps": 4}, out=tmp_path / "run", resume=True, progress=False)
+    assert summary["steps"] == 4
+
+
+@pytest.mark.parametrize("arch,extra", [("compact", {}), ("srresnet", {"num_feat": 8, "num_block": 1}),
+                                        ("rrdb", {"num_feat": 8, "num_block": 1, "num_grow_ch": 4})])
+def test_exported_models_load_upscale_and_import(photo_dir, tmp_path, arch, extra):
+    options = _options(photo_dir, arch=arch, pretrain_steps=2, gan_steps=1, val_every=3, name="mine", **extra)
+    summary = train(options, out=tmp_path / "run", progress=False)
+    exported = Path(summary["export"])
+    assert exported == tmp_path / "run" / "mine.safetensors"
+    model = load_model(exported)
+    assert (model.arch, model.scale, model.name) == (arch, 2, "mine")
+    assert tuple(model(torch.rand(1, 3, 10, 12)).shape) == (1, 3, 20, 24)
+    assert main(["upscale", str(photo_dir / "p0.png"), str(tmp_path / "up.png"), "--model", str(exported), "--quiet"]) == 0
+    assert Image.open(tmp_path / "up.png").size == (128, 128)
+    entry = import_model(exported, name="mine")
+    assert (entry.arch, entry.scale) == (arch, 2)
+
+
+def _tiny_model_file(path: Path, scale: int = 2) -> Path:
+    spec = get_spec("compact")
+    hp = {"num_in_ch": 3, "num_out_ch": 3, "num_feat": 8, "num_conv": 2, "scale": scale, "activation": "prelu"}
+    torch.manual_seed(0)
+    write_model(path, Model(model=build(spec, hp), name="tiny", arch="compact", scale=scale, hyperparameters=hp),
+                source="test", licence="MIT")
+    return path
+
+
+def test_finetune_a_model_on_one_video(tmp_path, capsys):
+    """Train on the first frames of a clip, validate on later ones; the export loads and keeps the licence."""
+    base = _tiny_model_file(tmp_path / "tiny.safetensors")
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip, frames=12, size=(64, 48), audio_tracks=0)
+    out = tmp_path / "special.safetensors"
+    code = main(["finetune", "--model", str(base), "--data", str(clip), "--frames", "0:8", "--val", str(clip),
+                 "--val-frames", "8:", "--degrade-crf", "30", "--steps", "30", "--patch-size", "24",
+                 "--batch-size", "4", "--lr-g", "2e-3", "--out", str(out), "--quiet", "--json"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["export"] == str(out) and summary["train_frames"] == 8 and summary["val_frames"] == 4
+    assert summary["degradation"] == "area ÷2, H.264 CRF 30"
+    assert summary["final"]["psnr"] > summary["initial"]["psnr"]
+    tuned = load_model(out)
+    assert (tuned.arch, tuned.scale, tuned.name, tuned.metadata["licence"]) == ("compact", 2, "tiny-finetuned", "MIT")
+    assert (tmp_path / "special-finetune" / "checkpoints").is_dir()
+    # The output exists now: not replaced without --overwrite.
+    assert main(["finetune", "--model", str(base), "--data", str(clip), "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def test_bad_data_is_refused_before_training(photo_dir, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="no images or videos"):
+        train(_options(empty), out=tmp_path / "a", progress=False)
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "bad.png").write_bytes(b"not a png")
+    with pytest.raises(InputError, match="bad.png"):
+        train(_options(junk), out=tmp_path / "b", progress=False)
+    with pytest.raises(InputError, match="smaller than the 96-pixel training crop"):
+        train(_options(photo_dir, patch_size=96), out=tmp_path / "c", progress=False)
+    with pytest.raises(InputError, match="multiple of the scale"):
+        train(_options(photo_dir, patch_size=25), out=tmp_path / "d", progress=False)
+    with pytest.raises(InputError, match="rrdb trains"):
+        train(_options(photo_dir, arch="rrdb", scale=3), out=tmp_path / "e", progress=False)
+    with pytest.raises(InputError, match="--scale"):
+        train(_options(photo_dir, scale=5), out=tmp_path / "f", progress=False)
+    with pytest.raises(InputError, match="is a ×2 model"):
+        finetune(str(_tiny_model_file(tmp_path / "t.safetensors")), {"data": [str(photo_dir)], "scale": 4},
+                 out=tmp_path / "g.safetensors", progress=False)
+    with pytest.raises(InputError, match="--degrade-crf"):
+        train(_options(photo_dir, degrade_crf="60"), out=tmp_path / "h", progress=False)
+    with pytest.raises(InputError, match="give --val"):
+        train(_options(photo_dir / "p0.png"), out=tmp_path / "i", progress=False)
+    with pytest.raises(OutputError, match="safetensors"):
+        train(_options(photo_dir, export=str(tmp_path / "x.pth")), out=tmp_path / "j", progress=False)
+    assert not any((tmp_path / n).exists() for n in "abcdefghij")
+
+
+def test_cli_errors_are_one_line_with_exit_code_2(photo_dir, tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path / "run"), "--data", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing: no such file or folder" in err
+
+
+def test_config_file_then_command_line(photo_dir, tmp_path):
+    toml = tmp_path / "run.toml"
+    toml.write_text('patch-size = 32\npretrain_steps = 3\npixel_loss = "charbonnier"\n')
+    config = resolve({"pretrain_steps": 5, "batch_size": None}, config_file=toml)
+    assert (config.patch_size, config.pretrain_steps, config.pixel_loss, config.batch_size) == (32, 5, "charbonnier", 16)
+    toml.write_text("patch_sise = 32\n")
+    with pytest.raises(InputError, match="unknown option.*patch_sise"):
+        resolve({}, config_file=toml)
+
+
+def test_fixed_degradation_gives_aligned_augmented_pairs():
+    hr = PHOTO[:64, :96].copy()
+    source = Source(Path("photo"), [hr], video=False)
+    sampler = PatchSampler([source], Degradation(scale=4), patch_size=32, batch_size=16, rng=np.random.default_rng(0))
+    lr, hr_patches = sampler.next_batch()
+    assert lr.shape == (16, 3, 8, 8) and hr_patches.shape == (16, 3, 32, 32)
+    for a, b in zip(lr, hr_patches):
+        expected = degrade.area_downscale((b.permute(1, 2, 0) * 255).round().byte().numpy(), 4)
+        assert np.array_equal((a.permute(1, 2, 0) * 255).round().byte().numpy(), expected)
+
+
+def test_spans_and_random_degradations():
+    assert Span.parse("3", "x", 0, 10).fixed and Span.parse("2:4", "x", 0, 10) == Span(2, 4)
+    for bad in ("4:2", "-1", "a", "1:2:3", "11"):
+        with pytest.raises(InputError):
+            Span.parse(bad, "--degrade-noise", 0, 10)
+    chain = Degradation(scale=2, downscale="bicubic", blur=Span(1, 2), noise=Span(2, 2), jpeg=Span(50, 90), crf=Span(28, 28))
+    assert chain.random
+    frames = [PHOTO[:32, :32].copy(), PHOTO[32:64, :32].copy()]
+    out = chain.apply(frames, np.random.default_rng(0))
+    assert [f.shape for f in out] == [(16, 16, 3)] * 2
+    assert not Degradation(scale=2, crf=Span(26, 26)).random
+
+
+def test_losses():
+    sr, hr = torch.zeros(2, 3, 8, 8), torch.ones(2, 3, 8, 8)
+    assert losses.pixel_loss("l1")(sr, hr) == 1 and losses.pixel_loss("mse")(sr, hr) == 1
+    assert abs(float(losses.pixel_loss("charbonnier")(sr, hr)) - 1.0) < 1e-6
+    sure_real, sure_fake = torch.full((4, 1), 20.0), torch.full((4, 1), -20.0)
+    assert float(losses.discriminator_loss("vanilla", sure_real, sure_fake, 0.0)) < 1e-6
+    # Smoothing: a discriminator certain of "real" now pays for it.
+    assert float(losses.discriminator_loss("vanilla", sure_real, sure_fake, 0.1)) > 0.9
+    assert float(losses.generator_adversarial_loss("ragan", sure_real, sure_fake)) > 10
+    assert float(losses.generator_adversarial_loss("ragan", sure_fake, sure_real)) < 1e-6
+
+
+def test_vgg_perceptual_from_a_weights_file(tmp_path):
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    weights = {"features.0.weight": torch.randn(64, 3, 3, 3), "features.0.bias": torch.zeros(64),
+               "features.2.weight": torch.randn(64, 64, 3, 3) * 0.05, "features.2.bias": torch.zeros(64)}
+    save_file(weights, str(tmp_path / "vgg.safetensors"))
+    vgg = losses.VGGFeatures(tmp_path / "vgg.safetensors", "conv1_2")
+    x = torch.rand(1, 3, 16, 16)
+    assert vgg(x).shape == (1, 64, 16, 16)
+    assert float(losses.perceptual_loss(lambda t: [vgg(t)], x, x)) == 0
+    with pytest.raises(ModelError, match="not VGG19 weights"):
+        losses.VGGFeatures(tmp_path / "vgg.safetensors", "conv2_1")
+    with pytest.raises(InputError, match="--vgg-layer"):
+        losses.VGGFeatures(tmp_path / "vgg.safetensors", "conv9_9")

@@ -1,0 +1,178 @@
+"""What a training run is: every option in one flat, typed record, resolved from the defaults, a
+TOML (or saved JSON) file and the command line, in that order, and saved beside the checkpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vsr.errors import InputError
+
+ARCHS = ("srresnet", "rrdb", "compact")
+SCALES = (2, 3, 4, 8)
+
+
+@dataclass
+class TrainConfig:
+    # The network: a new one of `arch`, or `init` (a model name or file) to fine-tune.
+    arch: str = "compact"
+    scale: int = 4
+    init: str | None = None
+    num_feat: int | None = None  # None: the architecture's default
+    num_block: int | None = None  # residual blocks (srresnet, rrdb) or convolutions (compact)
+    num_grow_ch: int | None = None  # rrdb
+    activation: str | None = None  # compact: prelu, relu, leakyrelu
+    batch_norm: bool | None = None  # srresnet
+    # Data.
+    data: list[str] = field(default_factory=list)
+    val: list[str] = field(default_factory=list)
+    val_fraction: float = 0.1
+    frames: str | None = None  # START:END of each training video
+    val_frames: str | None = None  # START:END of each --val video
+    frame_step: int = 1
+    patch_size: int = 128
+    batch_size: int = 16
+    degrade_downscale: str = "area"
+    degrade_blur: str | None = None
+    degrade_noise: str | None = None
+    degrade_jpeg: str | None = None
+    degrade_crf: str | None = None
+    # Phases and losses.
+    pretrain_steps: int = 1000
+    gan_steps: int = 0
+    pixel_loss: str = "l1"
+    pixel_weight: float = 1.0  # in the GAN phase; pre-training is pixel loss alone
+    perceptual_weight: float = 1.0
+    vgg: str | None = None
+    vgg_layer: str = "conv5_4"
+    adversarial: str = "ragan"
+    adversarial_weight: float = 0.005
+    adversarial_rampup: int = 0  # steps over which the adversarial weight rises from 0
+    label_smoothing: float = 0.0
+    d_updates: int = 1  # discriminator updates per generator update
+    d_norm: str = "spectral"
+    d_feat: int = 64  # the discriminator's first-stage width (doubling per stage)
+    lr_g: float = 2e-4
+    lr_d: float = 1e-4
+    ema: float = 0.999  # 0: off
+    # Bookkeeping.
+    val_every: int = 500
+    val_count: int = 16
+    val_crop: int = 256
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    seed: int = 0
+    device: str = "auto"
+    name: str | None = None
+    export: str | None = None  # the .safetensors to write at the end (default: OUT/NAME.safetensors)
+
+    @property
+    def total_steps(self) -> int:
+        return self.pretrain_steps + self.gan_steps
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def check(self) -> None:
+        """Refuse what cannot train, before any data is read."""
+        if self.init is None and self.arch not in ARCHS:
+            raise InputError(f"--arch: {self.arch!r}; expected one of {', '.join(ARCHS)}")
+        if self.scale not in SCALES:
+            raise InputError(f"--scale: {self.scale}; expected one of {', '.join(map(str, SCALES))}")
+        if not self.data:
+            raise InputError("--data: give at least one image, video or folder to train on")
+        if self.patch_size % self.scale or self.patch_size // self.scale < 4:
+            raise InputError(f"--patch-size {self.patch_size} must be a multiple of the scale ({self.scale}) "
+                             f"and at least {4 * self.scale}")
+        if self.degrade_crf is not None and (self.patch_size // self.scale) % 2:
+            raise InputError(f"--patch-size {self.patch_size}: H.264 needs an even low-resolution crop; "
+                             f"use a multiple of {2 * self.scale}")
+        for name in ("batch_size", "d_updates", "val_every", "val_count", "checkpoint_every", "keep_checkpoints"):
+            if getattr(self, name) < 1:
+                raise InputError(f"--{name.replace('_', '-')} must be at least 1")
+        for name in ("pretrain_steps", "gan_steps", "adversarial_rampup"):
+            if getattr(self, name) < 0:
+                raise InputError(f"--{name.replace('_', '-')} must not be negative")
+        if self.total_steps < 1:
+            raise InputError("nothing to do: --pretrain-steps and --gan-steps are both 0")
+        if not 0 <= self.ema < 1:
+            raise InputError(f"--ema must be in [0, 1), not {self.ema}")
+        if not 0 <= self.label_smoothing < 0.5:
+            raise InputError(f"--label-smoothing must be in [0, 0.5), not {self.label_smoothing}")
+        if self.d_norm not in ("batch", "spectral", "none"):
+            raise InputError(f"--d-norm: {self.d_norm!r}; expected batch, spectral or none")
+        if self.val_crop < 4 * self.scale:
+            raise InputError(f"--val-crop must be at least {4 * self.scale}")
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+# Options a resumed run may change: how long it runs and how it reports, not what it learns.
+RESUMABLE = {"pretrain_steps", "gan_steps", "val_every", "checkpoint_every", "keep_checkpoints", "device", "export"}
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Options from a TOML file (`patch_size = 96`, dashes or underscores), or a saved config.json."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the config file ({exc.strerror})") from exc
+    try:
+        values = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'TOML'} ({exc})") from exc
+    values = {k.replace("-", "_"): v for k, v in values.items()}
+    unknown = sorted(set(values) - set(_FIELDS))
+    if unknown:
+        raise InputError(f"{path}: unknown option(s) {', '.join(unknown)}")
+    return values
+
+
+def _given(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The options the user gave: not None, and not an empty list."""
+    return {k: v for k, v in overrides.items() if v is not None and v != []}
+
+
+def _normalise(values: dict[str, Any]) -> dict[str, Any]:
+    """Paths as strings, degradation values as the text Span parses (a number or "A:B")."""
+    values = dict(values)
+    for key in ("data", "val"):
+        if key in values:
+            values[key] = [str(p) for p in values[key] or []]
+    for key in ("degrade_blur", "degrade_noise", "degrade_jpeg", "degrade_crf"):
+        if values.get(key) is not None:
+            values[key] = str(values[key])
+    return values
+
+
+def resolve(overrides: dict[str, Any], *, config_file: Path | None = None,
+            defaults: dict[str, Any] | None = None) -> TrainConfig:
+    """Defaults < `defaults` (a command's own) < the config file < the options given (not None)."""
+    values: dict[str, Any] = dict(defaults or {})
+    if config_file is not None:
+        values.update(read_config_file(config_file))
+    values.update(_given(overrides))
+    values = _normalise(values)
+    try:
+        return TrainConfig(**values)
+    except TypeError as exc:
+        raise InputError(f"invalid training options: {exc}") from exc
+
+
+def for_resume(saved: dict[str, Any], overrides: dict[str, Any]) -> TrainConfig:
+    """The saved run's config, with only the options a resume may change taken from `overrides`."""
+    config = TrainConfig(**saved)
+    changed = []
+    for key, value in _normalise(_given(overrides)).items():
+        if key in RESUMABLE:
+            setattr(config, key, value)
+        elif value != saved.get(key):
+            changed.append(f"--{key.replace('_', '-')}")
+    if changed:
+        raise InputError(f"--resume continues the saved run, which differs in {', '.join(changed)}; "
+                         f"leave them out, or start a new run in another --out folder")
+    return config

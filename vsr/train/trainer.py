@@ -1,0 +1,441 @@
+"""The training loop: pixel-loss pre-training, then GAN training; validation, checkpoints with
+exact resume, and the export that `vsr upscale --model` loads.
+
+A run lives in one folder: `config.json` (the resolved options), `checkpoints/step-NNNNNNN.pt`
+(BasicSR-style `params`/`params_ema` plus the discriminator, optimisers, step and every random
+state, all plain tensors and containers so they load with weights_only=True), `log.jsonl` (losses
+and validation per interval) and the exported `.safetensors`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from vsr import metrics, zoo
+from vsr.archs import SRGANDiscriminator
+from vsr.archs.rrdb import UNSHUFFLE_FACTOR
+from vsr.atomic import publish, temporary_beside
+from vsr.errors import InputError, ModelError
+from vsr.model import Model
+from vsr.train import losses
+from vsr.train.config import TrainConfig, for_resume
+from vsr.train.data import Degradation, FrameRange, PatchSampler, Span, hold_out, load_sources, validation_pairs
+
+log = logging.getLogger(__name__)
+
+CHECKPOINTS = "checkpoints"
+# The architectures' published defaults (Real-ESRGAN's compact, ESRGAN's RRDBNet, SRGAN's SRResNet).
+ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
+    "compact": {"num_feat": 64, "num_conv": 16, "activation": "prelu"},
+    "rrdb": {"num_feat": 64, "num_block": 23, "num_grow_ch": 32},
+    "srresnet": {"num_feat": 64, "num_block": 16, "kernel_size": 9, "batch_norm": True},
+}
+
+
+def build_generator(config: TrainConfig) -> Model:
+    """A new network of `config.arch`, or the model `config.init` to fine-tune."""
+    if config.init is not None:
+        from vsr.model import load_model
+
+        model = load_model(config.init)
+        if model.scale != config.scale:
+            raise InputError(f"--scale {config.scale}: {model.name} is a ×{model.scale} model; "
+                             f"fine-tuning keeps the architecture and scale")
+        return model
+    hp = {"num_in_ch": 3, "num_out_ch": 3, "scale": config.scale, **ARCH_DEFAULTS[config.arch]}
+    given = {"num_feat": config.num_feat, "num_grow_ch": config.num_grow_ch, "activation": config.activation,
+             "batch_norm": config.batch_norm, ("num_conv" if config.arch == "compact" else "num_block"): config.num_block}
+    hp.update({k: v for k, v in given.items() if v is not None and k in hp})
+    if config.arch == "rrdb" and config.scale not in UNSHUFFLE_FACTOR:
+        raise InputError(f"--arch rrdb trains ×{'/×'.join(map(str, sorted(UNSHUFFLE_FACTOR, reverse=True)))}, "
+                         f"not ×{config.scale}; use srresnet or compact")
+    spec = zoo.get_spec(config.arch)
+    try:
+        net = zoo.build(spec, hp)
+    except ModelError as exc:
+        raise InputError(str(exc)) from exc
+    name = config.name or "trained"
+    return Model(model=net, name=name, arch=spec.name, scale=config.scale, hyperparameters=hp,
+                 pad_multiple=spec.pad_multiple(hp))
+
+
+def degradation_of(config: TrainConfig) -> Degradation:
+    def span(text: str | None, what: str, lowest: float, highest: float) -> Span | None:
+        return None if text is None else Span.parse(text, what, lowest, highest)
+
+    return Degradation(scale=config.scale, downscale=config.degrade_downscale,
+                       blur=span(config.degrade_blur, "--degrade-blur", 0, 20),
+                       noise=span(config.degrade_noise, "--degrade-noise", 0, 100),
+                       jpeg=span(config.degrade_jpeg, "--degrade-jpeg", 1, 100),
+                       crf=span(config.degrade_crf, "--degrade-crf", 0, 51))
+
+
+class EMA:
+    """An exponential moving average of the generator's weights (buffers copied as they are):
+    steadier than the last step's weights, and what BasicSR and Real-ESRGAN publish."""
+
+    def __init__(self, net: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.net = copy.deepcopy(net).requires_grad_(False).eval()
+
+    @torch.no_grad()
+    def update(self, net: nn.Module) -> None:
+        for avg, p in zip(self.net.parameters(), net.parameters()):
+            avg.lerp_(p.detach(), 1 - self.decay)
+        for avg, b in zip(self.net.buffers(), net.buffers()):
+            avg.copy_(b)
+
+
+@dataclass
+class Networks:
+    generator: Model
+    ema: EMA | None
+    discriminator: SRGANDiscriminator | None
+    optim_g: torch.optim.Optimizer
+    optim_d: torch.optim.Optimizer | None
+    scaler: torch.amp.GradScaler | None
+
+    @property
+    def exported(self) -> nn.Module:
+        return self.ema.net if self.ema is not None else self.generator.model
+
+
+def _networks(config: TrainConfig, generator: Model, device: torch.device) -> Networks:
+    g = generator.model.to(device).float().train().requires_grad_(True)
+    ema = EMA(g, config.ema) if config.ema else None
+    d = optim_d = None
+    if config.gan_steps:
+        d = SRGANDiscriminator(num_feat=config.d_feat, norm=config.d_norm).to(device).train()
+        optim_d = torch.optim.Adam(d.parameters(), lr=config.lr_d, betas=(0.9, 0.99))
+    optim_g = torch.optim.Adam(g.parameters(), lr=config.lr_g, betas=(0.9, 0.99))
+    # fp16 needs loss scaling; bf16 (where the GPU has it) does not.
+    scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" and not torch.cuda.is_bf16_supported() else None
+    return Networks(generator, ema, d, optim_g, optim_d, scaler)
+
+
+def _checkpoints(out: Path) -> list[Path]:
+    return sorted((out / CHECKPOINTS).glob("step-*.pt"))
+
+
+def latest_checkpoint(out: Path) -> Path:
+    found = _checkpoints(out)
+    if not found:
+        raise InputError(f"--resume: no checkpoint in {out / CHECKPOINTS}")
+    return found[-1]
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated, not a checkpoint, or objects a weights-only load refuses
+        raise InputError(f"{path}: not a readable vsr checkpoint ({exc})") from exc
+
+
+class Run:
+    """One training run in its folder; `fit()` trains to the configured step count."""
+
+    def __init__(self, config: TrainConfig, out: Path, *, resume: bool = False, overrides: dict[str, Any] | None = None,
+                 progress: bool = True) -> None:
+        self.out, self.progress = out, progress
+        saved = read_checkpoint(latest_checkpoint(out)) if resume else None
+        if saved is not None:
+            config = for_resume(saved["config"], overrides or {})
+        elif _checkpoints(out):
+            raise InputError(f"{out} holds a run already; use --resume to continue it, or another --out folder")
+        config.check()
+        self.config = config
+        from vsr.engine import resolve_device
+
+        self.device = resolve_device(config.device)
+        torch.manual_seed(config.seed)
+        generator = build_generator(config)
+        multiple = 2 * config.scale * generator.pad_multiple  # even LR crops, and what the network needs
+        if config.patch_size % multiple and (config.degrade_crf is not None or generator.pad_multiple > 1):
+            raise InputError(f"--patch-size {config.patch_size} must be a multiple of {multiple} for this model")
+        self.degradation = degradation_of(config)
+        self.rng = np.random.default_rng(config.seed)
+        self._load_data()
+        self.nets = _networks(config, generator, self.device)
+        self.pixel = losses.pixel_loss(config.pixel_loss)
+        self.feature_extractor = self._feature_extractor()
+        self.step = 0
+        self.history: list[dict[str, Any]] = []
+        # Losses summed since the last log row; saved with checkpoints so a resumed run logs the same.
+        self.loss_sums: dict[str, float] = {}
+        self.loss_count = 0
+        if saved is not None:
+            self._restore(saved)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(config.as_dict(), indent=2) + "\n")
+
+    # -- setup -------------------------------------------------------------------------------
+
+    def _load_data(self) -> None:
+        c = self.config
+        frames = FrameRange.parse(c.frames, c.frame_step)
+        sources = load_sources([Path(p) for p in c.data], scale=c.scale, frames=frames, patch_size=c.patch_size)
+        if c.val:
+            val = load_sources([Path(p) for p in c.val], scale=c.scale,
+                               frames=FrameRange.parse(c.val_frames, c.frame_step, "--val-frames"), patch_size=4 * c.scale)
+            train = sources
+        else:
+            train, val = hold_out(sources, c.val_fraction, self.rng)
+        self.sampler = PatchSampler(train, self.degradation, patch_size=c.patch_size, batch_size=c.batch_size, rng=self.rng)
+        self.val_pairs = validation_pairs(val, self.degradation, count=c.val_count, crop=c.val_crop, seed=c.seed + 1)
+        self.data_summary = {"train_frames": sum(len(s.frames) for s in train), "val_frames": len(self.val_pairs),
+                             "sources": len(sources), "degradation": self.degradation.describe()}
+        log.info("training on %(train_frames)d frame(s), validating on %(val_frames)d; degradation: %(degradation)s",
+                 self.data_summary)
+
+    def _feature_extractor(self) -> Callable[[torch.Tensor], list[torch.Tensor]] | None:
+        c = self.config
+        if not c.gan_steps or not c.perceptual_weight:
+            return None
+        if c.vgg is not None:
+            vgg = losses.VGGFeatures(Path(c.vgg), c.vgg_layer).to(self.device)
+            return lambda x: [vgg(x)]
+        d = self.nets.discriminator
+        return lambda x: d.features(x)[1]
+
+    def _restore(self, saved: dict[str, Any]) -> None:
+        n = self.nets
+        n.generator.model.load_state_dict(saved["params"])
+        if n.ema is not None:
+            n.ema.net.load_state_dict(saved["params_ema"])
+        n.optim_g.load_state_dict(saved["optim_g"])
+        if n.discriminator is not None and "net_d" in saved:
+            n.discriminator.load_state_dict(saved["net_d"])
+            n.optim_d.load_state_dict(saved["optim_d"])
+        if n.scaler is not None and "scaler" in saved:
+            n.scaler.load_state_dict(saved["scaler"])
+        self.step = int(saved["step"])
+        self.history = list(saved.get("history", []))
+        self.loss_sums, self.loss_count = dict(saved["loss_sums"]), int(saved["loss_count"])
+        self.rng.bit_generator.state = saved["rng"]["numpy"]
+        torch.set_rng_state(saved["rng"]["torch"])
+
+    # -- training ----------------------------------------------------------------------------
+
+    def fit(self) -> dict[str, Any]:
+        from tqdm import tqdm
+
+        c = self.config
+        start = time.perf_counter()
+        if not self.history:
+            self.history.append({"step": 0, **self.validate()})
+        bar = tqdm(total=c.total_steps, initial=self.step, desc="training", unit="step", file=sys.stderr,
+                   disable=not self.progress, dynamic_ncols=True)
+        saved_at = self.step
+        try:
+            while self.step < c.total_steps:
+                step_losses = self._train_step()
+                self.step += 1
+                for k, v in step_losses.items():
+                    self.loss_sums[k] = self.loss_sums.get(k, 0.0) + v
+                self.loss_count += 1
+                bar.update(1)
+                if self.step % 10 == 0 or self.step == c.total_steps:
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in step_losses.items()}, refresh=False)
+                if self.step % c.val_every == 0 or self.step == c.total_steps:
+                    row = {"step": self.step, "losses": {k: v / self.loss_count for k, v in self.loss_sums.items()}, **self.validate()}
+                    self.history.append(row)
+                    self._log(row)
+                    if self.progress:
+                        bar.write(f"step {self.step}: val PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}", file=sys.stderr)
+                    self.loss_sums, self.loss_count = {}, 0
+                if self.step % c.checkpoint_every == 0 or self.step == c.total_steps:
+                    self.save()
+                    saved_at = self.step
+        except KeyboardInterrupt:
+            if self.step > saved_at:  # keep what was learnt: --resume continues from here
+                self.save()
+            raise
+        finally:
+            bar.close()
+        export = self.export()
+        return {"out": str(self.out), "export": str(export), "steps": self.step, "seconds": round(time.perf_counter() - start, 1),
+                **self.data_summary, "initial": self.history[0], "final": self.history[-1]}
+
+    def _autocast(self):
+        if self.device.type != "cuda":
+            return torch.autocast("cpu", enabled=False)
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+
+    def _backward(self, loss: torch.Tensor, optimiser: torch.optim.Optimizer) -> None:
+        optimiser.zero_grad(set_to_none=True)
+        scaler = self.nets.scaler
+        if scaler is None:
+            loss.backward()
+            optimiser.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(optimiser)
+            scaler.update()
+
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        lr, hr = self.sampler.next_batch()
+        return lr.to(self.device, non_blocking=True), hr.to(self.device, non_blocking=True)
+
+    def _train_step(self) -> dict[str, float]:
+        c, n = self.config, self.nets
+        g = n.generator.model
+        lr, hr = self._batch()
+        gan = self.step >= c.pretrain_steps
+        result: dict[str, float] = {}
+        if gan:
+            d = n.discriminator
+            for i in range(c.d_updates):  # extra discriminator updates see fresh batches
+                d_lr, d_hr = (lr, hr) if i == 0 else self._batch()
+                with torch.no_grad(), self._autocast():
+                    fake = g(d_lr)
+                with self._autocast():
+                    d_loss = losses.discriminator_loss(c.adversarial, d(d_hr), d(fake.float()), c.label_smoothing)
+                self._backward(d_loss, n.optim_d)
+            result["d"] = d_loss.item()
+            d.requires_grad_(False)  # the generator's step must not accumulate into D
+        with self._autocast():
+            sr = g(lr)
+            pixel = self.pixel(sr.float(), hr)
+            total = pixel * (c.pixel_weight if gan else 1.0)
+            result["pixel"] = pixel.item()
+            if gan:
+                if self.feature_extractor is not None:
+                    perceptual = losses.perceptual_loss(self.feature_extractor, sr.float(), hr)
+                    total = total + c.perceptual_weight * perceptual
+                    result["perceptual"] = perceptual.item()
+                ramp = min(1.0, (self.step - c.pretrain_steps + 1) / c.adversarial_rampup) if c.adversarial_rampup else 1.0
+                adversarial = losses.generator_adversarial_loss(c.adversarial, d(hr), d(sr.float()))
+                total = total + ramp * c.adversarial_weight * adversarial
+                result["adversarial"] = adversarial.item()
+        self._backward(total, n.optim_g)
+        if gan:
+            d.requires_grad_(True)
+        if n.ema is not None:
+            n.ema.update(g)
+        if not all(np.isfinite(v) for v in result.values()):
+            raise InputError(f"training diverged at step {self.step + 1} (losses {result}); "
+                             f"lower --lr-g/--lr-d, or --resume from an earlier checkpoint with smaller rates")
+        return result
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """PSNR/SSIM (Y, border = scale) of the network that will be exported, on the fixed set."""
+        net = self.nets.exported
+        was_training = net.training
+        net.eval()
+        psnr, ssim = [], []
+        for lr, hr in self.val_pairs:
+            x = torch.from_numpy(lr).permute(2, 0, 1)[None].float().div(255).to(self.device)
+            sr = (net(x).clamp(0, 1) * 255).round().byte()[0].permute(1, 2, 0).cpu().numpy()
+            psnr.append(metrics.psnr_y(sr, hr, self.config.scale))
+            ssim.append(metrics.ssim_y(sr, hr, self.config.scale))
+        net.train(was_training)
+        return {"psnr": round(float(np.mean(psnr)), 4), "ssim": round(float(np.mean(ssim)), 5)}
+
+    def _log(self, row: dict[str, Any]) -> None:
+        with (self.out / "log.jsonl").open("a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    # -- files -------------------------------------------------------------------------------
+
+    def save(self) -> Path:
+        n = self.nets
+        state: dict[str, Any] = {"params": n.generator.model.state_dict(), "optim_g": n.optim_g.state_dict(),
+                                 "step": self.step, "config": self.config.as_dict(), "history": self.history,
+                                 "loss_sums": self.loss_sums, "loss_count": self.loss_count,
+                                 "rng": {"numpy": self.rng.bit_generator.state, "torch": torch.get_rng_state()}}
+        if n.ema is not None:
+            state["params_ema"] = n.ema.net.state_dict()
+        if n.discriminator is not None:
+            state["net_d"], state["optim_d"] = n.discriminator.state_dict(), n.optim_d.state_dict()
+        if n.scaler is not None:
+            state["scaler"] = n.scaler.state_dict()
+        folder = self.out / CHECKPOINTS
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"step-{self.step:07d}.pt"
+        tmp = temporary_beside(path)
+        try:
+            torch.save(state, tmp)
+            publish(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        for old in _checkpoints(self.out)[: -self.config.keep_checkpoints]:
+            old.unlink()
+        return path
+
+    def export(self) -> Path:
+        """The generator (its EMA where kept) as a .safetensors any vsr command loads."""
+        from vsr.catalogue import write_model
+
+        c, g = self.config, self.nets.generator
+        name = c.name or (g.name + "-finetuned" if c.init else self.out.name)
+        path = Path(c.export) if c.export else self.out / f"{name}.safetensors"
+        net = copy.deepcopy(self.nets.exported).cpu().float().eval()
+        model = Model(model=net, name=name, arch=g.arch, scale=g.scale, hyperparameters=g.hyperparameters)
+        source = f"vsr {'finetune of ' + g.name if c.init else 'train'}, {self.step} steps, data: {', '.join(c.data)}"
+        licence = g.metadata.get("licence", "unknown") if c.init else "as the training data"
+        write_model(path, model, source=source, licence=licence)
+        return path
+
+
+# What a fine-tune changes from a training run's defaults: a short run at a lower rate from a
+# trained model, pixel loss only, validated often enough to watch it specialise.
+FINETUNE_DEFAULTS = {"pretrain_steps": 300, "gan_steps": 0, "lr_g": 1e-4, "val_every": 50, "checkpoint_every": 100,
+                     "batch_size": 8, "ema": 0.99}
+
+
+def _check_export(path: Path | None, overwrite: bool) -> None:
+    from vsr.errors import OutputError
+
+    if path is None:
+        return
+    if path.suffix.lower() != ".safetensors":
+        raise OutputError(f"{path}: the exported model is a .safetensors file")
+    if path.exists() and not overwrite:
+        raise OutputError(f"{path} exists; use --overwrite to replace it")
+    if not path.parent.is_dir():
+        raise OutputError(f"{path.parent}: no such folder")
+
+
+def train(overrides: dict[str, Any], *, out: Path, config_file: Path | None = None, resume: bool = False,
+          overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
+    """`vsr train`: a new network, trained from the options; returns the run's summary."""
+    from vsr.train.config import resolve
+
+    config = resolve(overrides, config_file=config_file)
+    if not resume:
+        _check_export(Path(config.export) if config.export else None, overwrite)
+    return Run(config, out, resume=resume, overrides=overrides, progress=progress).fit()
+
+
+def finetune(model: str, overrides: dict[str, Any], *, out: Path, work_dir: Path | None = None,
+             config_file: Path | None = None, resume: bool = False, overwrite: bool = False,
+             progress: bool = True) -> dict[str, Any]:
+    """`vsr finetune`: continue training `model` on the user's data and export it to `out`."""
+    from vsr.model import load_model
+    from vsr.train.config import resolve
+
+    if not resume:
+        _check_export(out, overwrite)
+    base = load_model(model)
+    if overrides.get("scale") not in (None, base.scale):
+        raise InputError(f"--scale {overrides['scale']}: {base.name} is a ×{base.scale} model; "
+                         f"fine-tuning keeps its scale")
+    overrides = {**overrides, "init": model, "arch": base.arch, "scale": base.scale, "export": str(out)}
+    config = resolve(overrides, config_file=config_file, defaults=FINETUNE_DEFAULTS)
+    work = work_dir or out.with_name(out.stem + "-finetune")
+    return Run(config, work, resume=resume, overrides=overrides, progress=progress).fit()
