@@ -43,20 +43,31 @@ def unseen_frames_score(clip: Path, frames: tuple[int, int], models: dict[str, s
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=STEPS)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--results", type=Path, default=HERE / "results")
-    args = parser.parse_args()
+def parse_run_args(parser: argparse.ArgumentParser) -> tuple[argparse.Namespace, dict]:
+    """The training benchmarks' shared --device and --results; returns the arguments and the
+    result's head (date, device)."""
     from vsr.bench import device_name
     from vsr.engine import resolve_device
 
-    device = resolve_device(args.device)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--results", type=Path, default=HERE / "results")
+    args = parser.parse_args()
+    args.kind = "cpu" if resolve_device(args.device).type == "cpu" else "gpu"
+    return args, {"date": datetime.date.today().isoformat(), "device": device_name(resolve_device(args.device))}
+
+
+def write_result(args: argparse.Namespace, stem: str, result: dict) -> None:
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / f"{stem}-{args.kind}-{result['date']}.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=STEPS)
+    args, head = parse_run_args(parser)
     clips = sample_clips()
-    date = datetime.date.today().isoformat()
-    result = {"date": date, "device": device_name(device), "model": MODEL, "scale": SCALE, "degrade_crf": CRF,
-              "steps": args.steps, "clips": {}}
+    result = {**head, "model": MODEL, "scale": SCALE, "degrade_crf": CRF, "steps": args.steps, "clips": {}}
     with tempfile.TemporaryDirectory(prefix="vsr-finetune-") as tmp:
         for name, train_frames, test_frames in SPLITS:
             clip = clips[name]
@@ -76,11 +87,7 @@ def main() -> None:
                 "psnr_gain_db": round(rows["finetuned"]["psnr"] - rows[MODEL]["psnr"], 3),
                 "ssim_gain": round(rows["finetuned"]["ssim"] - rows[MODEL]["ssim"], 5),
             }
-    kind = "cpu" if device.type == "cpu" else "gpu"
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / f"finetune-{kind}-{args.steps}-steps-{date}.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-
+    write_result(args, f"finetune-{args.steps}-steps", result)
 
 if __name__ == "__main__":
     main()

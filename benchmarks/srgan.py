@@ -11,17 +11,14 @@ pixel phase) and the SRGAN (after the GAN phase) are both measured.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import tempfile
 import time
 from pathlib import Path
 
-from finetune import unseen_frames_score
+from finetune import parse_run_args, unseen_frames_score, write_result
 from quality import sample_clips
 from vsr.train.trainer import train
 
-HERE = Path(__file__).parent
 TRAIN_FRAMES = "0:60"  # of each clip
 TEST = {"bikes": (150, 250), "bigbuckbunny": (80, 132)}
 
@@ -32,16 +29,9 @@ def main() -> None:
     parser.add_argument("--gan-steps", type=int, default=20000)
     parser.add_argument("--num-block", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--results", type=Path, default=HERE / "results")
-    args = parser.parse_args()
-    from vsr.bench import device_name
-    from vsr.engine import resolve_device
-
-    device = resolve_device(args.device)
+    args, head = parse_run_args(parser)
     clips = sample_clips()
-    date = datetime.date.today().isoformat()
-    result = {"date": date, "device": device_name(device), "arch": "srresnet", "scale": 4, "degradation": "area ÷4",
+    result = {**head, "arch": "srresnet", "scale": 4, "degradation": "area ÷4",
               "pretrain_steps": args.pretrain_steps, "gan_steps": args.gan_steps, "num_block": args.num_block,
               "batch_size": args.batch_size, "clips": {}}
     with tempfile.TemporaryDirectory(prefix="vsr-srgan-") as tmp:
@@ -71,11 +61,7 @@ def main() -> None:
         for name in TEST:
             result["clips"][name]["unseen_frames"] = unseen_frames_score(clips[name], TEST[name], models, args.device,
                                                                          crf=None)
-    kind = "cpu" if device.type == "cpu" else "gpu"
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / f"srgan-{kind}-{date}.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-
+    write_result(args, "srgan", result)
 
 if __name__ == "__main__":
     main()
