@@ -188,6 +188,9 @@ def test_config_file_then_command_line(photo_dir, tmp_path):
     toml.write_text('patch-size = 32\npretrain_steps = 3\npixel_loss = "charbonnier"\n')
     config = resolve({"pretrain_steps": 5, "batch_size": None}, config_file=toml)
     assert (config.patch_size, config.pretrain_steps, config.pixel_loss, config.batch_size) == (32, 5, "charbonnier", 16)
+    toml.write_text('patch_size = "32"\n')
+    with pytest.raises(InputError, match="patch_size: '32' is not an int"):
+        resolve({}, config_file=toml)
     toml.write_text("patch_sise = 32\n")
     with pytest.raises(InputError, match="unknown option.*patch_sise"):
         resolve({}, config_file=toml)

@@ -351,6 +351,12 @@ ResumeOption = Annotated[bool, typer.Option("--resume", help="Continue the run f
 QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
 
 
+def _log_warnings(quiet: bool) -> None:
+    import logging
+
+    logging.basicConfig(level=logging.ERROR if quiet else logging.WARNING, format="vsr: warning: %(message)s")
+
+
 def _print_run(summary: dict, as_json: bool, quiet: bool) -> None:
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
@@ -400,6 +406,7 @@ def train_command(
     """Train an SRGAN/ESRGAN-style model: pixel-loss pre-training, then optional GAN training."""
     from vsr.train.trainer import train
 
+    _log_warnings(quiet)
     summary = train(_options(locals()), out=out, config_file=config, resume=resume, overwrite=overwrite,
                     progress=not quiet)
     _print_run(summary, as_json, quiet)
@@ -433,6 +440,7 @@ def finetune_command(
     (e.g. --degrade-crf near the CRF of the streams you will upscale)."""
     from vsr.train.trainer import finetune
 
+    _log_warnings(quiet)
     options = _options(locals(), "model")
     options["pretrain_steps"] = steps
     summary = finetune(model, options, out=out, work_dir=work_dir, config_file=config, resume=resume,

@@ -149,6 +149,23 @@ def _normalise(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _check_types(values: dict[str, Any]) -> dict[str, Any]:
+    """A config file's values must have the option's type: `patch_size = "96"` is refused here
+    rather than failing inside training."""
+    for key, value in values.items():
+        if key not in _FIELDS or value is None:
+            continue
+        kind = _FIELDS[key].type.split(" ")[0].split("[")[0]  # "int | None" → int, "list[str]" → list
+        ok = {"bool": isinstance(value, bool), "int": isinstance(value, int) and not isinstance(value, bool),
+              "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+              "str": isinstance(value, str), "list": isinstance(value, list)}.get(kind, True)
+        if not ok:
+            raise InputError(f"option {key}: {value!r} is not a{'n' if kind == 'int' else ''} {kind}")
+        if kind == "float":
+            values[key] = float(value)
+    return values
+
+
 def resolve(overrides: dict[str, Any], *, config_file: Path | None = None,
             defaults: dict[str, Any] | None = None) -> TrainConfig:
     """Defaults < `defaults` (a command's own) < the config file < the options given (not None)."""
@@ -156,7 +173,7 @@ def resolve(overrides: dict[str, Any], *, config_file: Path | None = None,
     if config_file is not None:
         values.update(read_config_file(config_file))
     values.update(_given(overrides))
-    values = _normalise(values)
+    values = _check_types(_normalise(values))
     try:
         return TrainConfig(**values)
     except TypeError as exc:

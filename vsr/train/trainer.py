@@ -261,6 +261,7 @@ class Run:
         except KeyboardInterrupt:
             if self.step > saved_at:  # keep what was learnt: --resume continues from here
                 self.save()
+            log.warning("stopped at step %d; the checkpoint there lets --resume continue", self.step)
             raise
         finally:
             bar.close()
