@@ -10,10 +10,14 @@ same clips and frames as quality.py:
   high-resolution frames* (block matching at low resolution, refined to 1/2 pixel at high
   resolution, bicubic warp, a gate on the high-resolution warp error). No real blend can know
   the motion better than this, so its figures bound any motion-compensated blend.
+- `oracle hold`: wherever the *true high-resolution* frame did not change by T levels or more,
+  blend with the previous output at strength s (s = 1 holds it). This is the best a blend
+  without motion compensation can do: it knows exactly where the scene was still, which
+  vsr's blend must guess from the compressed input.
 - `clean input`: the model on the low-resolution frames *before* compression. A blend only
   removes the flicker that compression adds, so this is roughly the floor.
 
-    python benchmarks/blend_ceiling.py     # about 4 min; writes results/blend-ceiling-cpu-<date>.json
+    python benchmarks/blend_ceiling.py     # about 9 min on this CPU; writes results/blend-ceiling-cpu-<date>.json
 """
 
 from __future__ import annotations
@@ -84,6 +88,14 @@ def oracle_blend(lr: torch.Tensor, sr: torch.Tensor, hr: torch.Tensor, strength:
     return out
 
 
+def oracle_hold(sr: torch.Tensor, hr: torch.Tensor, strength: float, levels: int) -> torch.Tensor:
+    out = sr.clone()
+    for t in range(1, len(sr)):
+        still = ((hr[t] - hr[t - 1]).abs().amax(dim=0, keepdim=True) < levels / 255).float()
+        out[t] = sr[t] + strength * still * (out[t - 1] - sr[t])
+    return out
+
+
 def relative(row: dict, base: dict) -> dict:
     return {"psnr": row["psnr"], "flicker": row["flicker"], "psnr_change_db": round(row["psnr"] - base["psnr"], 3),
             "flicker_change_pct": round((row["flicker"] / base["flicker"] - 1) * 100, 1)}
@@ -101,6 +113,9 @@ def clip_bounds(path: Path) -> dict:
     lr_t, sr_t, hr_t = to_tensor(np.stack(lr)), to_tensor(np.stack(sr)), to_tensor(np.stack(hr))
     for x in (0.5, 0.9):
         rows[f"oracle mc {x}"] = relative(score(to_frames(oracle_blend(lr_t, sr_t, hr_t, x)), hr, SCALE), base)
+    for levels in (2, 4):
+        for x in (0.5, 1.0):
+            rows[f"oracle hold {x} T{levels}"] = relative(score(to_frames(oracle_hold(sr_t, hr_t, x, levels)), hr, SCALE), base)
     rows["clean input"] = relative(score(model(clean), hr, SCALE), base)
     print(path.name, json.dumps(rows, indent=1), flush=True)
     return rows
