@@ -146,7 +146,9 @@ def test_eval_command_rows(tmp_path, capsys):
     code = main(["eval", str(ref), "--model", "realesr-animevideov3", "--model", "bicubic", "--model", "lanczos",
                  "--degrade-crf", "26", "--temporal-blend", "0.5", "--json"])
     assert code == 0
-    rows = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    assert "eval" in captured.err  # the progress bar, on stderr
+    rows = json.loads(captured.out)
     assert [r["model"] for r in rows] == ["realesr-animevideov3 (blend 0.5)", "bicubic", "lanczos"]
     for r in rows:
         assert set(r) == {"reference", "model", "psnr", "ssim", "psnr_rgb", "flicker", "fps", "frames"}
@@ -167,8 +169,10 @@ def test_eval_with_paired_low_resolution(tmp_path, capsys):
 def test_bandwidth_command(tmp_path, capsys):
     ref = tmp_path / "ref.mkv"
     make_clip(ref, frames=6, size=(96, 64), codec="ffv1", pix_fmt="yuv444p", audio_tracks=0)
-    assert main(["bandwidth", str(ref), "--crf", "18,26,34,42", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    assert main(["bandwidth", str(ref), "--crf", "18,26,34,42", "--json", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""  # --quiet: no progress bar
+    out = json.loads(captured.out)
     assert len(out["rows"]) == 12 and {r["method"] for r in out["rows"]} == {"direct", "sr", "bicubic"}
     sr = [r for r in out["rows"] if r["method"] == "sr"]
     bicubic = [r for r in out["rows"] if r["method"] == "bicubic"]

@@ -26,7 +26,17 @@ app = typer.Typer(
 models_app = typer.Typer(help="List, inspect, import and convert models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
+
+def _log_warnings(quiet: bool) -> None:
+    """Library warnings go to stderr as `vsr: warning: ...`; --quiet keeps only errors."""
+    import logging
+
+    logging.basicConfig(format="vsr: warning: %(message)s")
+    logging.getLogger().setLevel(logging.ERROR if quiet else logging.WARNING)  # also when configured before
+
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bar or warnings.")]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")]
 Fp16Option = Annotated[bool, typer.Option("--fp16", help="Store the weights in half precision.")]
 TemporalBlendOption = Annotated[float, typer.Option(
@@ -157,7 +167,7 @@ def upscale_command(
                                                       "(video); default: the file's background colour, else black.")] = None,
     temporal_blend: TemporalBlendOption = 0.0,
     overwrite: OverwriteOption = False,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or warnings.")] = False,
+    quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Upscale a video, an animated GIF/WebP/APNG, an image or a folder.
@@ -165,12 +175,10 @@ def upscale_command(
     Video keeps every frame's timestamp, the audio tracks and the colours; animated images keep
     their delays, loop count and transparency.
     """
-    import logging
-
     from vsr.errors import BackendError
     from vsr.pipeline import upscale
 
-    logging.basicConfig(level=logging.ERROR if quiet else logging.WARNING, format="vsr: warning: %(message)s")
+    _log_warnings(quiet)
     result = upscale(input, output, model=model, scale=scale, device=device, precision=precision,
                      batch_size=batch_size, tile=tile, backend=backend.value, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
                      audio=not no_audio, overwrite=overwrite, gif_palette=gif_palette.value, dither=dither.value,
@@ -253,18 +261,20 @@ def eval_command(
     temporal_blend: TemporalBlendOption = 0.0,
     frames: Annotated[int, typer.Option(help="At most this many frames per reference.")] = 60,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """PSNR/SSIM on the luma (border cropped by the scale), RGB PSNR, flicker and fps per reference and model."""
     from vsr.errors import InputError
     from vsr.evaluate import evaluate
 
+    _log_warnings(quiet)
     if frames < 1:
         raise InputError(f"invalid --frames {frames}: at least 1")
     if not 0 <= temporal_blend < 1:
         raise InputError(f"invalid --temporal-blend {temporal_blend}: 0 (off) up to, not including, 1")
     rows = evaluate(references, lr=lr, models=model, scale=scale, degrade_crf=degrade_crf,
-                    temporal_blend=temporal_blend, frames=frames, device=device)
+                    temporal_blend=temporal_blend, frames=frames, device=device, progress=not quiet)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -285,17 +295,20 @@ def bandwidth_command(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     frames: Annotated[int, typer.Option(help="At most this many frames.")] = 60,
     plot: Annotated[Optional[Path], typer.Option(help="Write the rate-distortion curves to this PNG (needs matplotlib).")] = None,
+    quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Send it small, upscale at the viewer: bytes and quality against sending it at full size, with BD-rates."""
     from vsr.errors import InputError
     from vsr.evaluate import bandwidth
 
+    _log_warnings(quiet)
     try:
         crfs = [int(v) for v in crf.split(",") if v.strip()]
     except ValueError:
         raise InputError(f"invalid --crf {crf!r}: comma-separated integers, e.g. 20,24,28,32") from None
-    result = bandwidth(reference, scale=scale, model=model, codec=codec, crfs=crfs, device=device, frames=frames, plot=plot)
+    result = bandwidth(reference, scale=scale, model=model, codec=codec, crfs=crfs, device=device, frames=frames, plot=plot,
+                       progress=not quiet)
     if as_json:
         typer.echo(json.dumps({"rows": result["rows"], "bd_rate": result["bd_rate"]}, indent=2))
         return
@@ -348,13 +361,6 @@ DeviceOption = Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cu
 ConfigOption = Annotated[Optional[Path], typer.Option(help="A TOML file of options (names as the options, e.g. "
                                                        "patch_size = 96); the command line wins.")]
 ResumeOption = Annotated[bool, typer.Option("--resume", help="Continue the run from its latest checkpoint.")]
-QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
-
-
-def _log_warnings(quiet: bool) -> None:
-    import logging
-
-    logging.basicConfig(level=logging.ERROR if quiet else logging.WARNING, format="vsr: warning: %(message)s")
 
 
 def _print_run(summary: dict, as_json: bool, quiet: bool) -> None:

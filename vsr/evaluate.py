@@ -8,6 +8,7 @@ on the BT.601 luma with `scale` pixels cropped from each border (vsr.metrics).
 from __future__ import annotations
 
 import logging
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -51,20 +52,28 @@ def frame_rate(path: Path) -> Fraction:
         return reader.probe(container, path).average_rate or Fraction(25)
 
 
+def _no_tick(frames: int) -> None:
+    pass
+
+
 def upscaler(name: str, scale: int, *, device: str = "auto", temporal_blend: float = 0.0) -> tuple[str, Callable]:
-    """(label, function from a list of LR frames to SR frames, in stream order)."""
+    """(label, function from a list of LR frames to SR frames, in stream order). The function's
+    optional `tick(n)` is told as frames are done (a progress bar)."""
     if name == "bicubic":
-        def bicubic(frames):
+        def bicubic(frames, tick=_no_tick):
             x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float()
             y = F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+            tick(len(frames))
             return list(y.clamp_(0, 255).round_().to(torch.uint8).permute(0, 2, 3, 1).numpy())
         return "bicubic", bicubic
     if name == "lanczos":
         from PIL import Image
 
-        def lanczos(frames):
-            return [np.asarray(Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale),
-                                                         Image.Resampling.LANCZOS)) for f in frames]
+        def lanczos(frames, tick=_no_tick):
+            out = [np.asarray(Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale),
+                                                        Image.Resampling.LANCZOS)) for f in frames]
+            tick(len(frames))
+            return out
         return "lanczos", lanczos
     from vsr.engine import Engine, resolve_device, resolve_precision
     from vsr.model import load_model
@@ -76,13 +85,23 @@ def upscaler(name: str, scale: int, *, device: str = "auto", temporal_blend: flo
     dev = resolve_device(device)
     dtype = resolve_precision("auto", dev, net)
 
-    def run(frames):
+    def run(frames, tick=_no_tick):
         h, w = frames[0].shape[:2]
         engine = Engine(model=net, device=dev, dtype=dtype, out_size=(h * scale, w * scale),
                         temporal=TemporalBlend(temporal_blend) if temporal_blend else None)
-        return [engine(torch.from_numpy(f[None]))[0].numpy() for f in frames]  # one stream, frame by frame
+        out = []
+        for f in frames:  # one stream, frame by frame
+            out.append(engine(torch.from_numpy(f[None]))[0].numpy())
+            tick(1)
+        return out
     label = net.name + (f" (blend {temporal_blend:g})" if temporal_blend else "")
     return label, run
+
+
+def _progress_bar(progress: bool, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=0, desc=desc, unit="frame", file=sys.stderr, disable=not progress, dynamic_ncols=True, leave=False)
 
 
 def score(sr: list[np.ndarray], hr: list[np.ndarray], crop: int) -> dict[str, float | None]:
@@ -113,8 +132,9 @@ def _low_res(hr: list[np.ndarray], scale: int, degrade_crf: int | None) -> list[
 
 def evaluate(references: list[Path], *, lr: list[Path] | None = None, models: list[str] | None = None,
              scale: int | None = None, degrade_crf: int | None = None, temporal_blend: float = 0.0,
-             frames: int | None = DEFAULT_FRAMES, device: str = "auto") -> list[dict[str, Any]]:
-    """One row per (reference, model): psnr, ssim (Y), psnr_rgb, flicker, fps, frames."""
+             frames: int | None = DEFAULT_FRAMES, device: str = "auto", progress: bool = False) -> list[dict[str, Any]]:
+    """One row per (reference, model): psnr, ssim (Y), psnr_rgb, flicker, fps, frames. `progress`:
+    a progress bar of upscaled frames on stderr."""
     from vsr.catalogue import DEFAULT_MODEL
 
     models = models or [DEFAULT_MODEL, "bicubic"]
@@ -133,40 +153,51 @@ def evaluate(references: list[Path], *, lr: list[Path] | None = None, models: li
     ups = [upscaler(m, scale, device=device, temporal_blend=temporal_blend if m not in BASELINES else 0.0)
            for m in models]
     rows = []
-    for i, ref in enumerate(references):
-        raw = list(read_frames(ref, frames))
-        if not raw:
-            raise InputError(f"{ref}: no frames")
-        if lr is not None:
-            low = list(islice(read_frames(lr[i], len(raw)), len(raw)))
-            if not low:
-                raise InputError(f"{lr[i]}: no frames")
-            h, w = low[0].shape[:2]
-            # The pair must match: the reference is the low-resolution frame × scale, give or take
-            # the few pixels an odd reference size loses.
-            full_h, full_w = raw[0].shape[:2]
-            if not (0 <= full_h - h * scale < scale and 0 <= full_w - w * scale < scale):
-                raise InputError(f"{lr[i]}: {w}x{h} × {scale} is {w * scale}x{h * scale}, but the reference {ref} "
-                                 f"is {full_w}x{full_h}; give the matching --scale or low-resolution file")
-            hr = [f[: h * scale, : w * scale] for f in raw[: len(low)]]
-        else:
-            hr = [degrade.crop_to_multiple(f, 2 * scale) for f in raw]
-            low = _low_res(hr, scale, degrade_crf)
-        _check_size(ref, hr[0], scale)
-        for label, up in ups:
-            start = time.perf_counter()
-            sr = up(low)
-            seconds = time.perf_counter() - start
-            rows.append({"reference": str(ref), "model": label, **score(sr, hr, scale),
-                         "fps": round(len(sr) / seconds, 3) if seconds else None, "frames": len(sr)})
+    with _progress_bar(progress, "eval") as bar:
+        for i, ref in enumerate(references):
+            rows += _evaluate_one(ref, lr[i] if lr is not None else None, ups, scale, degrade_crf, frames, bar)
+    return rows
+
+
+def _evaluate_one(ref: Path, lr: Path | None, ups: list[tuple[str, Callable]], scale: int, degrade_crf: int | None,
+                  frames: int | None, bar) -> list[dict[str, Any]]:
+    raw = list(read_frames(ref, frames))
+    if not raw:
+        raise InputError(f"{ref}: no frames")
+    if lr is not None:
+        low = list(islice(read_frames(lr, len(raw)), len(raw)))
+        if not low:
+            raise InputError(f"{lr}: no frames")
+        h, w = low[0].shape[:2]
+        # The pair must match: the reference is the low-resolution frame × scale, give or take
+        # the few pixels an odd reference size loses.
+        full_h, full_w = raw[0].shape[:2]
+        if not (0 <= full_h - h * scale < scale and 0 <= full_w - w * scale < scale):
+            raise InputError(f"{lr}: {w}x{h} × {scale} is {w * scale}x{h * scale}, but the reference {ref} "
+                             f"is {full_w}x{full_h}; give the matching --scale or low-resolution file")
+        hr = [f[: h * scale, : w * scale] for f in raw[: len(low)]]
+    else:
+        hr = [degrade.crop_to_multiple(f, 2 * scale) for f in raw]
+        low = _low_res(hr, scale, degrade_crf)
+    _check_size(ref, hr[0], scale)
+    bar.total += len(low) * len(ups)
+    bar.refresh()
+    rows = []
+    for label, up in ups:
+        start = time.perf_counter()
+        sr = up(low, bar.update)
+        seconds = time.perf_counter() - start
+        rows.append({"reference": str(ref), "model": label, **score(sr, hr, scale),
+                     "fps": round(len(sr) / seconds, 3) if seconds else None, "frames": len(sr)})
     return rows
 
 
 def bandwidth(reference: Path, *, scale: int | None = None, model: str | None = None, codec: str = "libx264",
               crfs: list[int] | None = None, device: str = "auto", frames: int | None = DEFAULT_FRAMES,
-              plot: Path | None = None) -> dict[str, Any]:
+              plot: Path | None = None, progress: bool = False) -> dict[str, Any]:
     """Rate–distortion of sending the video small and upscaling it at the viewer, against
-    sending it at full size, with BD-rates."""
+    sending it at full size, with BD-rates. `progress`: a progress bar on stderr (frames
+    through each CRF's three methods)."""
     from vsr.catalogue import DEFAULT_MODEL
 
     crfs = crfs or [20, 24, 28, 32, 36]
@@ -187,15 +218,18 @@ def bandwidth(reference: Path, *, scale: int | None = None, model: str | None = 
     seconds = len(hr) / float(rate)
     lr = [degrade.area_downscale(f, scale) for f in hr]
     rows = []
-    with tempfile.TemporaryDirectory(prefix="vsr-bandwidth-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="vsr-bandwidth-") as tmp, _progress_bar(progress, "bandwidth") as bar:
+        bar.total = 3 * len(hr) * len(crfs)
         for crf in crfs:
             direct_path, small_path = Path(tmp) / f"direct{crf}.mp4", Path(tmp) / f"small{crf}.mp4"
             direct_bytes = degrade.encode(hr, direct_path, crf=crf, rate=rate, codec=codec)
             small_bytes = degrade.encode(lr, small_path, crf=crf, rate=rate, codec=codec)
             decoded_small = list(degrade.decode(small_path))
-            for method, size, out in (("direct", direct_bytes, list(degrade.decode(direct_path))),
-                                      ("sr", small_bytes, sr_up(decoded_small)),
-                                      ("bicubic", small_bytes, bicubic(decoded_small))):
+            decoded_direct = list(degrade.decode(direct_path))
+            bar.update(len(hr))
+            for method, size, out in (("direct", direct_bytes, decoded_direct),
+                                      ("sr", small_bytes, sr_up(decoded_small, bar.update)),
+                                      ("bicubic", small_bytes, bicubic(decoded_small, bar.update))):
                 quality = score(out, hr, scale)
                 rows.append({"method": method, "crf": crf, "bytes": size, "kbps": round(size * 8 / seconds / 1000, 2),
                              "psnr": quality["psnr"], "ssim": quality["ssim"]})
