@@ -33,7 +33,6 @@ from torch.nn import functional as F
 from quality import FRAMES, sample_clips
 from vsr.evaluate import read_frames, score, upscaler
 from vsr.media import degrade
-from vsr.temporal import TemporalBlend
 
 HERE = Path(__file__).parent
 SCALE, CRF, MODEL = 4, 26, "realesr-animevideov3"

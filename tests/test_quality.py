@@ -82,6 +82,22 @@ def test_bd_rate_of_a_constant_rate_factor():
         metrics.bd_rate(rate, quality, rate, quality + 20)
 
 
+def test_curve_bd_rate_says_how_to_make_curves_overlap(caplog):
+    from vsr.evaluate import curve_bd_rate
+
+    caplog.set_level("WARNING")  # an earlier --quiet command may have raised the level
+
+    def rows(method, rates, psnrs):
+        return [{"method": method, "kbps": r, "psnr": q} for r, q in zip(rates, psnrs)]
+
+    direct = rows("direct", [400, 700, 1200, 2000], [33.0, 36.0, 39.0, 43.0])
+    sr = rows("sr", [50, 90, 160, 300], [26.0, 28.0, 29.0, 30.5])
+    assert curve_bd_rate(direct, sr, "psnr") is None
+    assert "direct 33-43, sr 26-30.5" in caplog.text and "higher CRFs" in caplog.text
+    cheaper = rows("sr", [r["kbps"] * 0.8 for r in direct], [r["psnr"] for r in direct])
+    assert curve_bd_rate(direct, cheaper, "psnr") == pytest.approx(-20.0)
+
+
 def _sr(frames, blend: float):
     import vsr
     from vsr.engine import Engine

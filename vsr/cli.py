@@ -291,7 +291,9 @@ def bandwidth_command(
     scale: Annotated[Optional[int], typer.Option(help="Scale factor (default: the model's).")] = None,
     model: Annotated[str, typer.Option(help="A model name or file.")] = "realesr-animevideov3",
     codec: Annotated[str, typer.Option(help="The encoder for all three methods.")] = "libx264",
-    crf: Annotated[str, typer.Option(help="Comma-separated CRF values, at least 4.")] = "20,24,28,32,36",
+    crf: Annotated[Optional[str], typer.Option(
+        help="Comma-separated CRF values, at least 4 (default: 20,27,34,41,48, wide enough for the full-size "
+             "stream's quality to come down to the upscaled one's).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     frames: Annotated[int, typer.Option(help="At most this many frames.")] = 60,
     plot: Annotated[Optional[Path], typer.Option(help="Write the rate-distortion curves to this PNG (needs matplotlib).")] = None,
@@ -304,7 +306,7 @@ def bandwidth_command(
 
     _log_warnings(quiet)
     try:
-        crfs = [int(v) for v in crf.split(",") if v.strip()]
+        crfs = [int(v) for v in crf.split(",") if v.strip()] if crf is not None else None
     except ValueError:
         raise InputError(f"invalid --crf {crf!r}: comma-separated integers, e.g. 20,24,28,32") from None
     result = bandwidth(reference, scale=scale, model=model, codec=codec, crfs=crfs, device=device, frames=frames, plot=plot,
