@@ -82,6 +82,7 @@ def main() -> None:
                                        args.device)
             result["clips"][name] = {
                 "train_frames": list(train_frames), "test_frames": list(test_frames), "finetune_seconds": seconds,
+                "precision": summary["precision"],
                 "validation_crops": {"before": summary["initial"], "after": summary["final"]},
                 "unseen_frames": rows,
                 "psnr_gain_db": round(rows["finetuned"]["psnr"] - rows[MODEL]["psnr"], 3),

@@ -49,6 +49,7 @@ def main() -> None:
                         "gan_steps": 0, "name": "srresnet", "export": str(Path(tmp) / "srresnet.safetensors")}, out=out, progress=False)
         models["srresnet"] = phase1["export"]
         result["srresnet_seconds"] = round(time.perf_counter() - start, 1)
+        result["precision"] = phase1["precision"]
         if args.gan_steps:
             # A second run from the SRResNet, so both phases' generators can be measured.
             start = time.perf_counter()

@@ -57,7 +57,7 @@ def main() -> None:
              "codec": built_in["codec"], "rows": rows}, plot)
     result = {**head, "clip": clip.name, "model": MODEL, "scale": built_in["scale"], "codec": built_in["codec"],
               "finetune": {"steps": args.steps, "frames": TRAIN_FRAMES, "degrade_crf": TRAIN_CRF,
-                           "seconds": finetune_seconds, "validation": {"before": summary["initial"], "after": summary["final"]},
+                           "seconds": finetune_seconds, "precision": summary["precision"], "validation": {"before": summary["initial"], "after": summary["final"]},
                            "model_bytes": model_bytes},
               "test_frames": f"0:{TEST_FRAMES}", "seconds_of_video": round(built_in["frames"] / float(frame_rate(clip)), 3), "crfs": CRFS,
               "rows": rows, "bd_rate": bd_rate, "plot": plot.name}

@@ -23,7 +23,7 @@ from vsr.train.trainer import Run, finetune, read_checkpoint, train
 from vsr.zoo import build, get_spec
 
 TINY = {"arch": "compact", "num_feat": 8, "num_block": 2, "scale": 2, "patch_size": 24, "batch_size": 4,
-        "val_crop": 48, "d_feat": 8, "seed": 3}
+        "val_crop": 48, "d_feat": 8, "seed": 3, "precision": "fp32"}  # auto would depend on this CPU's speed
 
 
 @pytest.fixture
@@ -56,9 +56,10 @@ def _final_params(out: Path) -> dict[str, torch.Tensor]:
     return read_checkpoint(sorted((out / "checkpoints").glob("*.pt"))[-1])
 
 
-@pytest.mark.parametrize("d_norm", ["spectral", "batch"])
-def test_resume_after_an_interrupt_gives_the_same_weights(photo_dir, tmp_path, monkeypatch, d_norm):
-    options = _options(photo_dir, pretrain_steps=4, gan_steps=6, val_every=5, checkpoint_every=3,
+# fp16 runs the path a GPU without bf16 takes: autocast plus a GradScaler, whose state must resume too.
+@pytest.mark.parametrize("d_norm, precision", [("spectral", "fp32"), ("batch", "fp32"), ("spectral", "fp16")])
+def test_resume_after_an_interrupt_gives_the_same_weights(photo_dir, tmp_path, monkeypatch, d_norm, precision):
+    options = _options(photo_dir, pretrain_steps=4, gan_steps=6, val_every=5, checkpoint_every=3, precision=precision,
                        d_norm=d_norm, degrade_noise="0:5")  # random degradation: per-batch draws must resume too
     train(options, out=tmp_path / "straight", progress=False)
 
@@ -85,6 +86,32 @@ def test_resume_after_an_interrupt_gives_the_same_weights(photo_dir, tmp_path, m
         for k in a[part]:
             assert torch.equal(a[part][k], b[part][k]), (part, k)
     assert a["history"] == b["history"]
+    assert ("scaler" in a) == (precision == "fp16") and a.get("scaler") == b.get("scaler")
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_training_learns(photo_dir, tmp_path, precision):
+    summary = train(_options(photo_dir, pretrain_steps=40, val_every=20, lr_g=2e-3, ema=0, precision=precision),
+                    out=tmp_path / "run", progress=False)
+    assert summary["precision"] == precision
+    assert summary["final"]["psnr"] > summary["initial"]["psnr"] + 1.0
+    params = read_checkpoint(sorted((tmp_path / "run" / "checkpoints").glob("*.pt"))[-1])["params"]
+    assert all(v.dtype == torch.float32 for v in params.values())  # autocast keeps the weights fp32
+
+
+def test_precision_auto_follows_the_cpu_and_is_kept_on_resume(photo_dir, tmp_path):
+    from vsr.engine import bf16_pays_on_cpu
+    from vsr.train.trainer import build_generator
+
+    summary = train(_options(photo_dir, pretrain_steps=1, precision="auto"), out=tmp_path / "run", progress=False)
+    expected = "bf16" if bf16_pays_on_cpu(build_generator(resolve(_options(photo_dir)))) else "fp32"
+    assert summary["precision"] == expected
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["precision"] == expected
+    assert train({"pretrain_steps": 2}, out=tmp_path / "run", resume=True, progress=False)["precision"] == expected
+    with pytest.raises(InputError, match="--precision"):
+        train(_options(photo_dir, pretrain_steps=1, precision="fp8"), out=tmp_path / "bad", progress=False)
+    with pytest.raises(InputError, match="--precision"):
+        train(_options(photo_dir, pretrain_steps=1, precision="fp8"), out=tmp_path / "bad", progress=False)
 
 
 def test_resume_refuses_changed_options_and_a_missing_run(photo_dir, tmp_path):

@@ -360,6 +360,9 @@ ValEveryOption = Annotated[Optional[int], typer.Option(help="Validate every N st
 CheckpointEveryOption = Annotated[Optional[int], typer.Option(help="Save a checkpoint every N steps [500; finetune 100].")]
 SeedOption = Annotated[Optional[int], typer.Option(help="Random seed: same seed, same data and options → same weights [0].")]
 DeviceOption = Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N [auto].")]
+TrainPrecisionOption = Annotated[Optional[str], typer.Option(
+    help="Mixed precision of the forward passes: auto (bf16 on CUDA where it has it, else fp16 with loss "
+         "scaling; fp32 on the CPU), fp32, bf16 or fp16 [auto].")]
 ConfigOption = Annotated[Optional[Path], typer.Option(help="A TOML file of options (names as the options, e.g. "
                                                        "patch_size = 96); the command line wins.")]
 ResumeOption = Annotated[bool, typer.Option("--resume", help="Continue the run from its latest checkpoint.")]
@@ -405,7 +408,7 @@ def train_command(
     adversarial_rampup: RampupOption = None, label_smoothing: SmoothingOption = None, d_updates: DUpdatesOption = None,
     d_norm: DNormOption = None, lr_g: LrGOption = None, lr_d: LrDOption = None, ema: EmaOption = None,
     val_every: ValEveryOption = None, checkpoint_every: CheckpointEveryOption = None, seed: SeedOption = None,
-    device: DeviceOption = None,
+    device: DeviceOption = None, precision: TrainPrecisionOption = None,
     name: Annotated[Optional[str], typer.Option(help="The exported model's name [the --out folder's name].")] = None,
     export: Annotated[Optional[Path], typer.Option(help="Where to write the model [OUT/NAME.safetensors].")] = None,
     config: ConfigOption = None, resume: ResumeOption = False, overwrite: OverwriteOption = False,
@@ -439,7 +442,7 @@ def finetune_command(
     adversarial_rampup: RampupOption = None, label_smoothing: SmoothingOption = None, d_updates: DUpdatesOption = None,
     d_norm: DNormOption = None, lr_g: LrGOption = None, lr_d: LrDOption = None, ema: EmaOption = None,
     val_every: ValEveryOption = None, checkpoint_every: CheckpointEveryOption = None, seed: SeedOption = None,
-    device: DeviceOption = None,
+    device: DeviceOption = None, precision: TrainPrecisionOption = None,
     name: Annotated[Optional[str], typer.Option(help="The exported model's name [MODEL-finetuned].")] = None,
     config: ConfigOption = None, resume: ResumeOption = False, overwrite: OverwriteOption = False,
     quiet: QuietOption = False, as_json: JsonOption = False,

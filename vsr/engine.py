@@ -49,7 +49,7 @@ def resolve_precision(precision: str, device: torch.device, model: Model | None 
     if precision == "auto":
         if device.type == "cuda":
             return torch.float16
-        return torch.bfloat16 if model is not None and _bf16_pays_on_cpu(model) else torch.float32
+        return torch.bfloat16 if model is not None and bf16_pays_on_cpu(model) else torch.float32
     if precision not in PRECISIONS:
         raise InputError(f"invalid --precision {precision!r}: use auto, fp32, fp16 or bf16")
     return PRECISIONS[precision]
@@ -58,7 +58,7 @@ def resolve_precision(precision: str, device: torch.device, model: Model | None 
 _BF16_SPEEDUP = 1.3  # below this, bf16's lost precision is not worth it
 
 
-def _bf16_pays_on_cpu(model: Model) -> bool:
+def bf16_pays_on_cpu(model: Model) -> bool:
     """Time the model on a small input in fp32 and bf16 (CPUs without native bf16 emulate it,
     slower than fp32); the answer is kept per architecture."""
     key = (model.arch, json.dumps(model.hyperparameters, sort_keys=True, default=str))

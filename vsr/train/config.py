@@ -14,6 +14,7 @@ from typing import Any
 from vsr.errors import InputError
 
 ARCHS = ("srresnet", "rrdb", "compact")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SCALES = (2, 3, 4, 8)
 
 
@@ -68,6 +69,7 @@ class TrainConfig:
     keep_checkpoints: int = 3
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"  # auto: bf16 on CUDA where it has it, else fp16 with loss scaling; fp32 on the CPU
     name: str | None = None
     export: str | None = None  # the .safetensors to write at the end (default: OUT/NAME.safetensors)
 
@@ -106,13 +108,16 @@ class TrainConfig:
             raise InputError(f"--label-smoothing must be in [0, 0.5), not {self.label_smoothing}")
         if self.d_norm not in ("batch", "spectral", "none"):
             raise InputError(f"--d-norm: {self.d_norm!r}; expected batch, spectral or none")
+        if self.precision not in PRECISIONS:
+            raise InputError(f"--precision: {self.precision!r}; expected one of {', '.join(PRECISIONS)}")
         if self.val_crop < 4 * self.scale:
             raise InputError(f"--val-crop must be at least {4 * self.scale}")
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 # Options a resumed run may change: how long it runs and how it reports, not what it learns.
-RESUMABLE = {"pretrain_steps", "gan_steps", "val_every", "checkpoint_every", "keep_checkpoints", "device", "export"}
+RESUMABLE = {"pretrain_steps", "gan_steps", "val_every", "checkpoint_every", "keep_checkpoints", "device", "precision",
+             "export"}
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

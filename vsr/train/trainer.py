@@ -112,7 +112,28 @@ class Networks:
         return self.ema.net if self.ema is not None else self.generator.model
 
 
-def _networks(config: TrainConfig, generator: Model, device: torch.device) -> Networks:
+def resolve_precision(precision: str, device: torch.device, generator: Model) -> str:
+    """`auto` made concrete: on CUDA bf16 where the GPU has it, else fp16 (with loss scaling); on
+    the CPU bf16 where this CPU runs the network clearly faster in it (as `vsr upscale` decides),
+    else fp32. Saved in the run's config, so a resume keeps it."""
+    cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    if precision == "auto":
+        if device.type == "cuda":
+            return "bf16" if cuda_bf16 else "fp16"
+        from vsr.engine import bf16_pays_on_cpu
+
+        return "bf16" if bf16_pays_on_cpu(generator) else "fp32"
+    if precision == "bf16" and device.type == "cuda" and not cuda_bf16:
+        raise InputError(f"--precision bf16: {torch.cuda.get_device_name(device)} has no bf16; use fp16 or fp32")
+    return precision
+
+
+# The dtype the forward passes run in under autocast; None: plain fp32. Weights, optimiser state
+# and the EMA stay fp32 whatever this is.
+AUTOCAST = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def _networks(config: TrainConfig, generator: Model, device: torch.device, amp: torch.dtype | None) -> Networks:
     g = generator.model.to(device).float().train().requires_grad_(True)
     ema = EMA(g, config.ema) if config.ema else None
     d = optim_d = None
@@ -120,8 +141,8 @@ def _networks(config: TrainConfig, generator: Model, device: torch.device) -> Ne
         d = SRGANDiscriminator(num_feat=config.d_feat, norm=config.d_norm).to(device).train()
         optim_d = torch.optim.Adam(d.parameters(), lr=config.lr_d, betas=(0.9, 0.99))
     optim_g = torch.optim.Adam(g.parameters(), lr=config.lr_g, betas=(0.9, 0.99))
-    # fp16 needs loss scaling; bf16 (where the GPU has it) does not.
-    scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" and not torch.cuda.is_bf16_supported() else None
+    # fp16's narrow range needs loss scaling, or small gradients underflow to 0; bf16's does not.
+    scaler = torch.amp.GradScaler(device.type) if amp == torch.float16 else None
     return Networks(generator, ema, d, optim_g, optim_d, scaler)
 
 
@@ -167,7 +188,9 @@ class Run:
         self.degradation = degradation_of(config)
         self.rng = np.random.default_rng(config.seed)
         self._load_data()
-        self.nets = _networks(config, generator, self.device)
+        config.precision = resolve_precision(config.precision, self.device, generator)
+        self.amp = AUTOCAST[config.precision]
+        self.nets = _networks(config, generator, self.device, self.amp)
         self.pixel = losses.pixel_loss(config.pixel_loss)
         self.feature_extractor = self._feature_extractor()
         self.step = 0
@@ -266,14 +289,11 @@ class Run:
         finally:
             bar.close()
         export = self.export()
-        return {"out": str(self.out), "export": str(export), "steps": self.step, "seconds": round(time.perf_counter() - start, 1),
+        return {"out": str(self.out), "export": str(export), "steps": self.step, "precision": c.precision, "seconds": round(time.perf_counter() - start, 1),
                 **self.data_summary, "initial": self.history[0], "final": self.history[-1]}
 
     def _autocast(self):
-        if self.device.type != "cuda":
-            return torch.autocast("cpu", enabled=False)
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
+        return torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None)
 
     def _backward(self, loss: torch.Tensor, optimiser: torch.optim.Optimizer) -> None:
         optimiser.zero_grad(set_to_none=True)
