@@ -16,7 +16,7 @@ from vsr.cli import main
 from vsr.errors import InputError, ModelError, OutputError
 from vsr.media import degrade
 from vsr.model import Model, load_model
-from vsr.train import losses
+from vsr.train import losses, trainer
 from vsr.train.config import resolve
 from vsr.train.data import Degradation, PatchSampler, Source, Span
 from vsr.train.trainer import Run, finetune, read_checkpoint, train
@@ -56,11 +56,14 @@ def _final_params(out: Path) -> dict[str, torch.Tensor]:
     return read_checkpoint(sorted((out / "checkpoints").glob("*.pt"))[-1])
 
 
-# fp16 runs the path a GPU without bf16 takes: autocast plus a GradScaler, whose state must resume too.
+# fp16 runs the path a GPU without bf16 takes: autocast plus a GradScaler, whose state must resume too,
+# and batches made ahead in a thread.
 @pytest.mark.parametrize("d_norm, precision", [("spectral", "fp32"), ("batch", "fp32"), ("spectral", "fp16")])
 def test_resume_after_an_interrupt_gives_the_same_weights(photo_dir, tmp_path, monkeypatch, d_norm, precision):
     options = _options(photo_dir, pretrain_steps=4, gan_steps=6, val_every=5, checkpoint_every=3, precision=precision,
                        d_norm=d_norm, degrade_noise="0:5")  # random degradation: per-batch draws must resume too
+    if precision == "fp16":  # as on a GPU: batches made ahead in a thread, drawing ahead of the checkpoint
+        monkeypatch.setattr(trainer, "PREFETCH_ON_CPU", True)
     train(options, out=tmp_path / "straight", progress=False)
 
     calls = {"n": 0}
@@ -232,6 +235,32 @@ def test_fixed_degradation_gives_aligned_augmented_pairs():
     for a, b in zip(lr, hr_patches):
         expected = degrade.area_downscale((b.permute(1, 2, 0) * 255).round().byte().numpy(), 4)
         assert np.array_equal((a.permute(1, 2, 0) * 255).round().byte().numpy(), expected)
+
+
+def test_prefetched_batches_come_in_order_and_carry_errors():
+    from vsr.train.data import Prefetcher
+
+    def sampler():
+        source = Source(Path("photo"), [PHOTO[:64, :96].copy()], video=False)
+        return PatchSampler([source], Degradation(scale=4, noise=Span(0, 5)), patch_size=32, batch_size=4,
+                            rng=np.random.default_rng(0))
+
+    plain, ahead = sampler(), sampler()
+    batches = Prefetcher(ahead)
+    try:
+        for _ in range(5):
+            expected, got = plain.next_batch(), batches.next_batch()
+            assert all(torch.equal(a, b) for a, b in zip(expected, got))
+            assert batches.rng_state == plain.rng.bit_generator.state  # as of the batch taken, not made
+    finally:
+        batches.close()
+
+    broken = sampler()
+    broken.degradation = None  # the next batch fails inside the thread
+    batches = Prefetcher(broken)
+    with pytest.raises(AttributeError):
+        batches.next_batch()
+    batches.close()
 
 
 def test_spans_and_random_degradations():
