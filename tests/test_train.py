@@ -237,6 +237,27 @@ def test_fixed_degradation_gives_aligned_augmented_pairs():
         assert np.array_equal((a.permute(1, 2, 0) * 255).round().byte().numpy(), expected)
 
 
+def test_learning_rate_schedules_restart_at_each_phase(photo_dir, tmp_path):
+    from vsr.train.config import TrainConfig
+
+    cosine = TrainConfig(data=["x"], pretrain_steps=10, gan_steps=4, lr_schedule="cosine")
+    assert [round(cosine.lr_factor(s), 3) for s in (0, 5, 9, 10, 12)] == [1.0, 0.5, 0.024, 1.0, 0.5]
+    step = TrainConfig(data=["x"], pretrain_steps=10, gan_steps=10, lr_schedule="multistep", lr_milestones="3,6")
+    assert [step.lr_factor(s) for s in (0, 2, 3, 6, 9, 10, 13, 16)] == [1, 1, 0.5, 0.25, 0.25, 1, 0.5, 0.25]
+    assert TrainConfig(data=["x"]).lr_factor(123) == 1.0
+    for bad in ({"lr_schedule": "linear"}, {"lr_schedule": "multistep"}, {"lr_schedule": "multistep", "lr_milestones": "6,3"},
+                {"lr_gamma": 0}):
+        with pytest.raises(InputError, match="--lr-"):
+            TrainConfig(data=["x"], **bad).check()
+    # In a run: the optimiser follows it, the log shows it, and it is part of what a resume keeps.
+    train(_options(photo_dir, pretrain_steps=6, val_every=3, lr_schedule="multistep", lr_milestones="3", lr_g=1e-3),
+          out=tmp_path / "run", progress=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [row["lr_g"] for row in log] == [1e-3, 5e-4]
+    with pytest.raises(InputError, match="--lr-schedule"):
+        train({"lr_schedule": "cosine"}, out=tmp_path / "run", resume=True, progress=False)
+
+
 def test_prefetched_batches_come_in_order_and_carry_errors():
     from vsr.train.data import Prefetcher
 

@@ -354,6 +354,11 @@ DUpdatesOption = Annotated[Optional[int], typer.Option(help="Discriminator updat
 DNormOption = Annotated[Optional[str], typer.Option(help="Discriminator normalisation: spectral, batch or none [spectral].")]
 LrGOption = Annotated[Optional[float], typer.Option(help="Generator learning rate [2e-4; finetune 1e-4].")]
 LrDOption = Annotated[Optional[float], typer.Option(help="Discriminator learning rate [1e-4].")]
+LrScheduleOption = Annotated[Optional[str], typer.Option(
+    help="constant, cosine (to 0 over each phase) or multistep (× --lr-gamma at each --lr-milestones step) [constant].")]
+LrMilestonesOption = Annotated[Optional[str], typer.Option(
+    help="multistep: steps into each phase, comma-separated, e.g. 50000,100000.")]
+LrGammaOption = Annotated[Optional[float], typer.Option(help="multistep: the factor at each milestone [0.5].")]
 EmaOption = Annotated[Optional[float], typer.Option(help="Decay of the generator's moving average, 0 = off [0.999; finetune 0.99].")]
 GanStepsOption = Annotated[Optional[int], typer.Option(help="GAN-phase steps after the pixel-loss phase [0].")]
 ValEveryOption = Annotated[Optional[int], typer.Option(help="Validate every N steps [500; finetune 50].")]
@@ -407,6 +412,7 @@ def train_command(
     adversarial: AdversarialOption = None, adversarial_weight: AdversarialWeightOption = None,
     adversarial_rampup: RampupOption = None, label_smoothing: SmoothingOption = None, d_updates: DUpdatesOption = None,
     d_norm: DNormOption = None, lr_g: LrGOption = None, lr_d: LrDOption = None, ema: EmaOption = None,
+    lr_schedule: LrScheduleOption = None, lr_milestones: LrMilestonesOption = None, lr_gamma: LrGammaOption = None,
     val_every: ValEveryOption = None, checkpoint_every: CheckpointEveryOption = None, seed: SeedOption = None,
     device: DeviceOption = None, precision: TrainPrecisionOption = None,
     name: Annotated[Optional[str], typer.Option(help="The exported model's name [the --out folder's name].")] = None,
@@ -441,6 +447,7 @@ def finetune_command(
     adversarial: AdversarialOption = None, adversarial_weight: AdversarialWeightOption = None,
     adversarial_rampup: RampupOption = None, label_smoothing: SmoothingOption = None, d_updates: DUpdatesOption = None,
     d_norm: DNormOption = None, lr_g: LrGOption = None, lr_d: LrDOption = None, ema: EmaOption = None,
+    lr_schedule: LrScheduleOption = None, lr_milestones: LrMilestonesOption = None, lr_gamma: LrGammaOption = None,
     val_every: ValEveryOption = None, checkpoint_every: CheckpointEveryOption = None, seed: SeedOption = None,
     device: DeviceOption = None, precision: TrainPrecisionOption = None,
     name: Annotated[Optional[str], typer.Option(help="The exported model's name [MODEL-finetuned].")] = None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from vsr.errors import InputError
 
 ARCHS = ("srresnet", "rrdb", "compact")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+LR_SCHEDULES = ("constant", "cosine", "multistep")
 SCALES = (2, 3, 4, 8)
 
 
@@ -60,6 +62,12 @@ class TrainConfig:
     d_feat: int = 64  # the discriminator's first-stage width (doubling per stage)
     lr_g: float = 2e-4
     lr_d: float = 1e-4
+    # Learning-rate schedule, restarted at each phase (pixel-loss, then GAN), as ESRGAN does:
+    # constant; cosine (annealed to 0 over the phase); multistep (× lr_gamma at each milestone,
+    # counted in steps into the phase, e.g. "50000,100000").
+    lr_schedule: str = "constant"
+    lr_milestones: str | None = None
+    lr_gamma: float = 0.5
     ema: float = 0.999  # 0: off
     # Bookkeeping.
     val_every: int = 500
@@ -76,6 +84,30 @@ class TrainConfig:
     @property
     def total_steps(self) -> int:
         return self.pretrain_steps + self.gan_steps
+
+    @property
+    def milestones(self) -> list[int]:
+        """--lr-milestones as ascending step counts into a phase."""
+        if not self.lr_milestones:
+            return []
+        try:
+            steps = [int(v) for v in self.lr_milestones.split(",") if v.strip()]
+        except ValueError:
+            steps = []
+        if not steps or any(v < 1 for v in steps) or steps != sorted(steps):
+            raise InputError(f"--lr-milestones {self.lr_milestones!r}: ascending positive step counts, e.g. 50000,100000")
+        return steps
+
+    def lr_factor(self, step: int) -> float:
+        """The learning rate at global `step`, as a fraction of --lr-g/--lr-d. A pure function
+        of the step, so a resumed run follows the same schedule without saving one."""
+        gan = step >= self.pretrain_steps
+        into, length = (step - self.pretrain_steps, self.gan_steps) if gan else (step, self.pretrain_steps)
+        if self.lr_schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * into / max(length, 1)))
+        if self.lr_schedule == "multistep":
+            return self.lr_gamma ** sum(into >= m for m in self.milestones)
+        return 1.0
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -108,6 +140,12 @@ class TrainConfig:
             raise InputError(f"--label-smoothing must be in [0, 0.5), not {self.label_smoothing}")
         if self.d_norm not in ("batch", "spectral", "none"):
             raise InputError(f"--d-norm: {self.d_norm!r}; expected batch, spectral or none")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise InputError(f"--lr-schedule: {self.lr_schedule!r}; expected one of {', '.join(LR_SCHEDULES)}")
+        if self.lr_schedule == "multistep" and not self.milestones:
+            raise InputError("--lr-schedule multistep needs --lr-milestones, e.g. 50000,100000")
+        if not 0 < self.lr_gamma <= 1:
+            raise InputError(f"--lr-gamma must be in (0, 1], not {self.lr_gamma}")
         if self.precision not in PRECISIONS:
             raise InputError(f"--precision: {self.precision!r}; expected one of {', '.join(PRECISIONS)}")
         if self.val_crop < 4 * self.scale:

@@ -281,7 +281,8 @@ class Run:
                 if self.step % 10 == 0 or self.step == c.total_steps:
                     bar.set_postfix({k: f"{v:.4g}" for k, v in step_losses.items()}, refresh=False)
                 if self.step % c.val_every == 0 or self.step == c.total_steps:
-                    row = {"step": self.step, "losses": {k: v / self.loss_count for k, v in self.loss_sums.items()}, **self.validate()}
+                    row = {"step": self.step, "lr_g": c.lr_g * c.lr_factor(self.step - 1),
+                           "losses": {k: v / self.loss_count for k, v in self.loss_sums.items()}, **self.validate()}
                     self.history.append(row)
                     self._log(row)
                     if self.progress:
@@ -326,6 +327,10 @@ class Run:
         g = n.generator.model
         lr, hr = self._batch()
         gan = self.step >= c.pretrain_steps
+        factor = c.lr_factor(self.step)
+        for optimiser, base in ((n.optim_g, c.lr_g), (n.optim_d, c.lr_d)):
+            for group in optimiser.param_groups if optimiser is not None else ():
+                group["lr"] = base * factor
         result: dict[str, float] = {}
         if gan:
             d = n.discriminator
