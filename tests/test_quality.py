@@ -80,6 +80,8 @@ def test_bd_rate_of_a_constant_rate_factor():
     assert metrics.bd_rate(rate, quality, rate * 1.5, quality) == pytest.approx(50.0)
     with pytest.raises(ValueError, match="overlap"):
         metrics.bd_rate(rate, quality, rate, quality + 20)
+    with pytest.raises(ValueError, match="4 different"):
+        metrics.bd_rate(rate, quality, rate, [30.0, 30.0, 35.5, 37.5, 37.5])
 
 
 def test_curve_bd_rate_says_how_to_make_curves_overlap(caplog):
@@ -197,11 +199,43 @@ def test_bandwidth_command(tmp_path, capsys):
     assert set(out["bd_rate"]) == {"sr_vs_direct_psnr", "sr_vs_direct_ssim", "sr_vs_bicubic_psnr", "sr_vs_bicubic_ssim"}
 
 
+def test_bandwidth_plot_is_checked_before_the_work_and_not_overwritten(tmp_path, capsys, monkeypatch):
+    import sys
+
+    ref, plot = tmp_path / "ref.mkv", tmp_path / "rd.png"
+    make_clip(ref, frames=3, size=(64, 48), codec="ffv1", pix_fmt="yuv444p", audio_tracks=0)
+    args = ["bandwidth", str(ref), "--crf", "18,26,34,42", "--model", "realesr-animevideov3", "--quiet"]
+    assert main([*args, "--plot", str(plot)]) == 0
+    assert plot.read_bytes().startswith(b"\x89PNG")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rd.png", "ref.mkv"]  # no temporary left
+    capsys.readouterr()
+    before = plot.read_bytes()
+    for extra, message in ((["--plot", str(plot)], "use --overwrite"),
+                           (["--plot", str(tmp_path / "nowhere" / "rd.png")], "does not exist"),
+                           (["--plot", str(tmp_path / "rd.txt")], ".png")):
+        assert main([*args, *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
+    assert plot.read_bytes() == before
+    assert main([*args, "--plot", str(plot), "--overwrite"]) == 0
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # not installed: said at once
+    assert main([*args, "--plot", str(tmp_path / "other.png")]) == 2
+    assert "pip install 'vsr[plot]'" in capsys.readouterr().err
+
+
 def test_bandwidth_needs_four_crfs(tmp_path, capsys):
     ref = tmp_path / "ref.mkv"
     make_clip(ref, frames=3, size=(64, 48), codec="ffv1", audio_tracks=0)
     assert main(["bandwidth", str(ref), "--crf", "20,30"]) == 2
     assert "at least 4" in capsys.readouterr().err
+    assert main(["bandwidth", str(ref), "--crf", "20,30,30,30"]) == 2
+    assert "4 different" in capsys.readouterr().err
+    assert main(["bandwidth", str(ref), "--crf", "20,30,40,60"]) == 2
+    assert "from 0 to 51" in capsys.readouterr().err
+    assert main(["bandwidth", str(ref), "--codec", "mpeg4"]) == 2  # ignores a CRF: every point the same
+    assert "no CRF mode" in capsys.readouterr().err
+    assert main(["bandwidth", str(ref), "--codec", "nosuch"]) == 2
+    assert "not an encoder" in capsys.readouterr().err
 
 
 def test_eval_refuses_what_it_cannot_measure(tmp_path, capsys):

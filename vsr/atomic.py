@@ -6,6 +6,19 @@ import os
 import tempfile
 from pathlib import Path
 
+from vsr.errors import OutputError
+
+
+def check_output(output: Path, *, overwrite: bool, input_path: Path | None = None) -> None:
+    """Refuse, before any work, an output that could not be written or would replace something
+    (the input, or an existing file without --overwrite)."""
+    if not output.parent.is_dir():
+        raise OutputError(f"{output}: the folder {output.parent} does not exist")
+    if output.exists() and input_path is not None and output.resolve() == input_path.resolve():
+        raise OutputError(f"{output}: is the input; choose another output file")
+    if output.exists() and not overwrite:
+        raise OutputError(f"{output}: exists; use --overwrite to replace it")
+
 
 def temporary_beside(path: Path) -> Path:
     """A new empty file in the destination's folder (so the final rename cannot cross devices),

@@ -296,7 +296,9 @@ def bandwidth_command(
              "stream's quality to come down to the upscaled one's).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     frames: Annotated[int, typer.Option(help="At most this many frames.")] = 60,
-    plot: Annotated[Optional[Path], typer.Option(help="Write the rate-distortion curves to this PNG (needs matplotlib).")] = None,
+    plot: Annotated[Optional[Path], typer.Option(
+        help="Write the rate-distortion curves to this .png (or .svg, .pdf; needs matplotlib).")] = None,
+    overwrite: OverwriteOption = False,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -310,7 +312,7 @@ def bandwidth_command(
     except ValueError:
         raise InputError(f"invalid --crf {crf!r}: comma-separated integers, e.g. 20,24,28,32") from None
     result = bandwidth(reference, scale=scale, model=model, codec=codec, crfs=crfs, device=device, frames=frames, plot=plot,
-                       progress=not quiet)
+                       overwrite=overwrite, progress=not quiet)
     if as_json:
         typer.echo(json.dumps({"rows": result["rows"], "bd_rate": result["bd_rate"]}, indent=2))
         return
@@ -318,7 +320,7 @@ def bandwidth_command(
     for r in result["rows"]:
         typer.echo(f"{r['method']:<8} {r['crf']:>4} {r['bytes']:>10} {r['kbps']:>10.1f} {r['psnr']:>7.2f} {r['ssim']:>7.4f}")
     for key, value in result["bd_rate"].items():
-        typer.echo(f"BD-rate {key}: " + ("n/a (curves do not overlap)" if value is None else f"{value:+.1f}%"))
+        typer.echo(f"BD-rate {key}: " + (("n/a" if quiet else "n/a (the warning above says why)") if value is None else f"{value:+.1f}%"))
 
 
 # Options shared by `vsr train` and `vsr finetune`. None means "not given", so a --config file or

@@ -198,15 +198,16 @@ def _evaluate_one(ref: Path, lr: Path | None, ups: list[tuple[str, Callable]], s
 
 def bandwidth(reference: Path, *, scale: int | None = None, model: str | None = None, codec: str = "libx264",
               crfs: list[int] | None = None, device: str = "auto", frames: int | None = DEFAULT_FRAMES,
-              plot: Path | None = None, progress: bool = False) -> dict[str, Any]:
+              plot: Path | None = None, overwrite: bool = False, progress: bool = False) -> dict[str, Any]:
     """Rate–distortion of sending the video small and upscaling it at the viewer, against
     sending it at full size, with BD-rates. `progress`: a progress bar on stderr (frames
     through each CRF's three methods)."""
     from vsr.catalogue import DEFAULT_MODEL
 
     crfs = DEFAULT_CRFS if crfs is None else crfs
-    if len(crfs) < 4:
-        raise InputError("--crf: BD-rate needs at least 4 CRF values")
+    _check_crfs(crfs, codec)
+    if plot is not None:  # before minutes of encoding, not after
+        _check_plot(plot, overwrite)
     model = model or DEFAULT_MODEL
     if scale is None:
         from vsr.model import load_model
@@ -247,14 +248,60 @@ def bandwidth(reference: Path, *, scale: int | None = None, model: str | None = 
     return result
 
 
+# The encoders with a constant-rate-factor mode, and the top of their CRF scale. Others ignore
+# `crf` and would give every point the same bytes.
+CRF_RANGES = {"libx264": 51, "libx265": 51, "libvpx-vp9": 63, "libaom-av1": 63, "libsvtav1": 63}
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def _check_crfs(crfs: list[int], codec: str) -> None:
+    import av
+
+    try:
+        av.codec.Codec(codec, "w")
+    except av.codec.codec.UnknownCodecError:
+        raise InputError(f"--codec: {codec} is not an encoder this FFmpeg has") from None
+    if codec not in CRF_RANGES:
+        raise InputError(f"--codec: {codec} has no CRF mode; use one of {', '.join(CRF_RANGES)}")
+    if len(set(crfs)) < 4:
+        raise InputError("--crf: BD-rate needs at least 4 different CRF values")
+    top = CRF_RANGES[codec]
+    bad = [c for c in crfs if not 0 <= c <= top]
+    if bad:
+        raise InputError(f"--crf {bad[0]}: {codec}'s CRF runs from 0 to {top}")
+
+
+def _check_plot(path: Path, overwrite: bool) -> None:
+    from vsr.atomic import check_output
+
+    if path.suffix.lower() not in PLOT_SUFFIXES:
+        raise InputError(f"--plot {path}: a {', '.join(PLOT_SUFFIXES)} file")
+    check_output(path, overwrite=overwrite)
+    _pyplot()
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise InputError("--plot needs matplotlib: pip install 'vsr[plot]'") from exc
+    return plt
+
+
 def curve_bd_rate(a: list[dict], b: list[dict], key: str) -> float | None:
     """BD-rate (%) of rate–distortion rows `b` against `a` at equal `key` (psnr or ssim); None,
     with a warning that says what to change, where their qualities do not overlap."""
     try:
         return round(metrics.bd_rate([r["kbps"] for r in a], [r[key] for r in a],
                                      [r["kbps"] for r in b], [r[key] for r in b]), 2)
-    except ValueError:
+    except ValueError as exc:
         name_a, name_b = a[0]["method"], b[0]["method"]
+        if "overlap" not in str(exc):
+            log.warning("BD-rate %s vs %s (%s): n/a, %s", name_b, name_a, key, exc)
+            return None
         hint = " (higher CRFs bring direct down to the upscaled quality)" if "direct" in (name_a, name_b) else ""
         log.warning("BD-rate %s vs %s (%s): n/a, the curves do not overlap: %s %.4g-%.4g, %s %.4g-%.4g; "
                     "add CRFs that bring them together%s", name_b, name_a, key,
@@ -264,14 +311,11 @@ def curve_bd_rate(a: list[dict], b: list[dict], key: str) -> float | None:
 
 
 def plot_rd(result: dict[str, Any], path: Path) -> None:
-    """The rate–distortion curves of every method in `result["rows"]`, PSNR and SSIM side by side."""
-    try:
-        import matplotlib
+    """The rate–distortion curves of every method in `result["rows"]`, PSNR and SSIM side by side,
+    written atomically (the format from the suffix)."""
+    from vsr.atomic import publish, temporary_beside
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise InputError("--plot needs matplotlib: pip install 'vsr[plot]'") from exc
+    plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, key in zip(axes, ("psnr", "ssim")):
         for method in dict.fromkeys(r["method"] for r in result["rows"]):  # in order of appearance
@@ -284,5 +328,10 @@ def plot_rd(result: dict[str, Any], path: Path) -> None:
         ax.legend()
     fig.suptitle(f"{Path(result['reference']).name}: {result['model']} ×{result['scale']}, {result['codec']}")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    tmp = temporary_beside(path)
+    try:
+        fig.savefig(tmp, dpi=120)
+        publish(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        plt.close(fig)

@@ -94,6 +94,8 @@ def bd_rate(rate_a, quality_a, rate_b, quality_b) -> float:
     la, lb = np.log10(np.asarray(rate_a, np.float64)), np.log10(np.asarray(rate_b, np.float64))
     if min(len(qa), len(qb)) < 4:
         raise ValueError("BD-rate needs at least 4 points per curve")
+    if min(len(np.unique(qa)), len(np.unique(qb))) < 4:  # a cubic through repeated qualities is no curve
+        raise ValueError("a curve has fewer than 4 different quality values")
     pa, pb = np.polyfit(qa, la, 3), np.polyfit(qb, lb, 3)
     low, high = max(qa.min(), qb.min()), min(qa.max(), qb.max())
     if high <= low:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from vsr import yuv
+from vsr.atomic import check_output
 from vsr.alpha import bleed, resize_alpha
 from vsr.catalogue import DEFAULT_MODEL
 from vsr.engine import Engine, resolve_device, resolve_precision
@@ -56,15 +57,6 @@ class Summary:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def check_output(input_path: Path, output: Path, *, overwrite: bool) -> None:
-    if not output.parent.is_dir():
-        raise OutputError(f"{output}: the folder {output.parent} does not exist")
-    if output.exists() and output.resolve() == input_path.resolve():
-        raise OutputError(f"{output}: is the input; choose another output file")
-    if output.exists() and not overwrite:
-        raise OutputError(f"{output}: exists; use --overwrite to replace it")
 
 
 def upscale(input: str | Path, output: str | Path, *, model: str = DEFAULT_MODEL, scale: float | None = None,
@@ -146,7 +138,7 @@ def _upscale_image(input_path: Path, output_path: Path, *, model: str, scale: fl
     rgb, alpha, carry = read_image(input_path)
     if not is_image(output_path):
         raise OutputError(f"{output_path}: a still image needs an image output ({', '.join(IMAGE_SUFFIXES)}, .gif)")
-    check_output(input_path, output_path, overwrite=overwrite)
+    check_output(output_path, overwrite=overwrite, input_path=input_path)
     net, scale = _load(model, scale)
     h, w = rgb.shape[:2]
     out_w, out_h = max(1, round(w * scale)), max(1, round(h * scale))
@@ -238,7 +230,7 @@ def _upscale_video(input_path: Path, output_path: Path, *, model, scale, device,
                    temporal_blend, progress) -> Summary:
     container = reader.open_input(input_path)
     try:
-        check_output(input_path, output_path, overwrite=overwrite)
+        check_output(output_path, overwrite=overwrite, input_path=input_path)
         info = reader.probe(container, input_path)
         net, scale = _load(model, scale)
         warnings: list[str] = []
@@ -306,7 +298,7 @@ def _upscale_animated(input_path: Path, output_path: Path, *, model, scale, devi
                       backend, codec, crf, preset, pix_fmt, audio, overwrite, gif_palette, dither, quality, background,
                       temporal_blend, progress) -> Summary:
     """GIF, animated WebP or APNG in; an animated image or a video out."""
-    check_output(input_path, output_path, overwrite=overwrite)
+    check_output(output_path, overwrite=overwrite, input_path=input_path)
     suffix = output_path.suffix.lower()
     to_video = suffix not in animated.ANIMATED_OUTPUTS
     if to_video and suffix not in writer.DEFAULT_CODECS and codec is None:

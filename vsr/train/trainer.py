@@ -440,16 +440,14 @@ FINETUNE_DEFAULTS = {"pretrain_steps": 300, "gan_steps": 0, "lr_g": 1e-4, "val_e
 
 
 def _check_export(path: Path | None, overwrite: bool) -> None:
+    from vsr.atomic import check_output
     from vsr.errors import OutputError
 
     if path is None:
         return
     if path.suffix.lower() != ".safetensors":
         raise OutputError(f"{path}: the exported model is a .safetensors file")
-    if path.exists() and not overwrite:
-        raise OutputError(f"{path} exists; use --overwrite to replace it")
-    if not path.parent.is_dir():
-        raise OutputError(f"{path.parent}: no such folder")
+    check_output(path, overwrite=overwrite)
 
 
 def train(overrides: dict[str, Any], *, out: Path, config_file: Path | None = None, resume: bool = False,
