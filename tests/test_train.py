@@ -207,6 +207,21 @@ def test_bad_data_is_refused_before_training(photo_dir, tmp_path):
     assert not any((tmp_path / n).exists() for n in "abcdefghij")
 
 
+def test_training_frames_that_would_not_fit_in_memory_are_refused_while_reading(tmp_path, monkeypatch):
+    from vsr.train import data
+
+    clip = tmp_path / "clip.mkv"
+    make_clip(clip, frames=12, size=(64, 48), codec="ffv1", audio_tracks=0)
+    monkeypatch.setattr(data, "available_memory", lambda: 2 * 5 * 64 * 48 * 3)  # half of it: 5 frames
+    with pytest.raises(InputError, match="--frame-step") as refused:
+        train({**TINY, "data": [str(clip)], "pretrain_steps": 1}, out=tmp_path / "run", progress=False)
+    assert "6 frames read" in str(refused.value)
+    assert not (tmp_path / "run").exists()
+    summary = train({**TINY, "data": [str(clip)], "pretrain_steps": 1, "frame_step": 3}, out=tmp_path / "run",
+                    progress=False)  # 4 frames fit
+    assert summary["train_frames"] + summary["val_frames"] >= 4
+
+
 def test_cli_errors_are_one_line_with_exit_code_2(photo_dir, tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path / "run"), "--data", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err

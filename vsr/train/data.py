@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -175,11 +176,45 @@ def media_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def _read_frames(path: Path, frames: FrameRange) -> tuple[list[np.ndarray], bool]:
-    if is_image(path):
-        return [read_image(path)[0]], False
+def available_memory() -> int:
+    """Bytes of memory the system can give without swapping (Linux's MemAvailable), else all of it."""
     try:
-        picked = list(islice(degrade.decode(path), frames.start, frames.end, frames.step))
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+class MemoryBudget:
+    """The training frames are held in memory; refuse, while reading them, a set that would not
+    fit (half of what is available now), with what to change, rather than be killed mid-run."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = available_memory() // 2 if limit is None else limit
+        self.used = self.frames = 0
+
+    def take(self, frame: np.ndarray, path: Path) -> None:
+        self.used += frame.nbytes
+        self.frames += 1
+        if self.used > self.limit:
+            raise InputError(f"{path}: the training frames need more than {self.limit / 2**30:.1f} GiB of memory "
+                             f"(half of what is free; {self.frames} frames read so far); use fewer with "
+                             f"--frames START:END, --frame-step N or fewer --data files")
+
+
+def _read_frames(path: Path, frames: FrameRange, budget: MemoryBudget) -> tuple[list[np.ndarray], bool]:
+    if is_image(path):
+        image = read_image(path)[0]
+        budget.take(image, path)
+        return [image], False
+    picked = []
+    try:
+        for frame in islice(degrade.decode(path), frames.start, frames.end, frames.step):
+            budget.take(frame, path)
+            picked.append(frame)
     except av.error.FFmpegError as exc:  # a decoder failing part-way (corrupt data)
         raise InputError(f"{path}: cannot decode its frames ({exc})") from exc
     if not picked:
@@ -187,11 +222,13 @@ def _read_frames(path: Path, frames: FrameRange) -> tuple[list[np.ndarray], bool
     return picked, True
 
 
-def load_sources(paths: list[Path], *, scale: int, frames: FrameRange, patch_size: int) -> list[Source]:
+def load_sources(paths: list[Path], *, scale: int, frames: FrameRange, patch_size: int,
+                 budget: MemoryBudget | None = None) -> list[Source]:
     """Read every frame the training will use, checking each file is usable for this scale and crop."""
+    budget = budget or MemoryBudget()
     sources = []
     for path in media_files(paths):
-        picked, video = _read_frames(path, frames)
+        picked, video = _read_frames(path, frames, budget)
         multiple = 2 * scale  # even low-resolution sizes, which H.264's 4:2:0 needs
         h, w = picked[0].shape[:2]
         if min(h, w) < patch_size or min(h, w) < multiple:

@@ -31,7 +31,7 @@ from vsr.errors import InputError, ModelError
 from vsr.model import Model
 from vsr.train import losses
 from vsr.train.config import TrainConfig, for_resume
-from vsr.train.data import Degradation, FrameRange, PatchSampler, Prefetcher, Span, hold_out, load_sources, validation_pairs
+from vsr.train.data import Degradation, FrameRange, MemoryBudget, PatchSampler, Prefetcher, Span, hold_out, load_sources, validation_pairs
 
 log = logging.getLogger(__name__)
 
@@ -215,9 +215,11 @@ class Run:
     def _load_data(self) -> None:
         c = self.config
         frames = FrameRange.parse(c.frames, c.frame_step)
-        sources = load_sources([Path(p) for p in c.data], scale=c.scale, frames=frames, patch_size=c.patch_size)
+        budget = MemoryBudget()  # training and validation frames together
+        sources = load_sources([Path(p) for p in c.data], scale=c.scale, frames=frames, patch_size=c.patch_size,
+                               budget=budget)
         if c.val:
-            val = load_sources([Path(p) for p in c.val], scale=c.scale,
+            val = load_sources([Path(p) for p in c.val], scale=c.scale, budget=budget,
                                frames=FrameRange.parse(c.val_frames, c.frame_step, "--val-frames"), patch_size=4 * c.scale)
             train = sources
         else:
