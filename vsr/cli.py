@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import enum
+import functools
+import inspect
 import json
 import os
 import sys
@@ -252,9 +254,9 @@ def bench_command(
 @app.command("eval")
 def eval_command(
     references: Annotated[list[Path], typer.Argument(help="High-resolution videos or images: the ground truth.")],
-    lr: Annotated[Optional[list[Path]], typer.Option("--lr", help="The paired low-resolution input, one per reference "
+    lr: Annotated[Optional[list[Path]], typer.Option("--lr", metavar="<path>", help="The paired low-resolution input, one per reference "
                                                      "(default: area-downscaled from the reference).")] = None,
-    model: Annotated[Optional[list[str]], typer.Option("--model", help="A model name or file, or bicubic/lanczos; "
+    model: Annotated[Optional[list[str]], typer.Option("--model", metavar="<str>", help="A model name or file, or bicubic/lanczos; "
                                                        "repeat for several (default: the built-in model and bicubic).")] = None,
     scale: Annotated[Optional[int], typer.Option(help="Scale factor (default: the first model's).")] = None,
     degrade_crf: Annotated[Optional[int], typer.Option(help="Pass the low-resolution frames through libx264 at this CRF.")] = None,
@@ -326,9 +328,9 @@ def bandwidth_command(
 # Options shared by `vsr train` and `vsr finetune`. None means "not given", so a --config file or
 # a resumed run's saved options can supply the value.
 DataOption = Annotated[Optional[list[Path]], typer.Option(
-    "--data", help="An image, video or folder of them to train on; repeat for more.")]
+    "--data", metavar="<path>", help="An image, video or folder of them to train on; repeat for more.")]
 ValOption = Annotated[Optional[list[Path]], typer.Option(
-    "--val", help="Validation images/videos (default: hold out --val-fraction of --data).")]
+    "--val", metavar="<path>", help="Validation images/videos (default: hold out --val-fraction of --data).")]
 ValFractionOption = Annotated[Optional[float], typer.Option(
     help="Held out for validation: the last part of each video, a random part of the images [0.1].")]
 FramesOption = Annotated[Optional[str], typer.Option(help="START:END frames of each training video (e.g. 0:100).")]
@@ -392,10 +394,48 @@ def _options(values: dict, *skip: str) -> dict:
     return {k: v for k, v in values.items() if k in fields and k not in skip}
 
 
+# The options `vsr train` and `vsr finetune` share, in the order --help lists them (after each
+# command's own, before --config).
+TRAINING_OPTIONS = {
+    "data": DataOption, "val": ValOption, "val_fraction": ValFractionOption, "frames": FramesOption,
+    "val_frames": ValFramesOption, "frame_step": FrameStepOption, "patch_size": PatchSizeOption,
+    "batch_size": BatchSizeOption, "degrade_downscale": DownscaleOption, "degrade_blur": BlurOption,
+    "degrade_noise": NoiseOption, "degrade_jpeg": JpegOption, "degrade_crf": CrfOption, "gan_steps": GanStepsOption,
+    "pixel_loss": PixelLossOption, "pixel_weight": PixelWeightOption, "perceptual_weight": PerceptualWeightOption,
+    "vgg": VggOption, "vgg_layer": VggLayerOption, "adversarial": AdversarialOption,
+    "adversarial_weight": AdversarialWeightOption, "adversarial_rampup": RampupOption,
+    "label_smoothing": SmoothingOption, "d_updates": DUpdatesOption, "d_norm": DNormOption, "lr_g": LrGOption,
+    "lr_d": LrDOption, "lr_schedule": LrScheduleOption, "lr_milestones": LrMilestonesOption,
+    "lr_gamma": LrGammaOption, "ema": EmaOption, "val_every": ValEveryOption,
+    "checkpoint_every": CheckpointEveryOption, "seed": SeedOption, "device": DeviceOption,
+    "precision": TrainPrecisionOption,
+}
+
+
+def _with_training_options(command):
+    """Typer reads a command's options from its signature, so declaring the shared options once
+    means writing them into each command's signature here: `command` gets them in **options."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in signature.parameters.values()
+           if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+              for name, annotation in TRAINING_OPTIONS.items()]
+    at = [p.name for p in own].index("config")
+    parameters = own[:at] + shared + own[at:]
+
+    @functools.wraps(command)
+    def with_options(**values):
+        return command(**values)
+
+    with_options.__signature__ = signature.replace(parameters=parameters)
+    with_options.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
+    return with_options
+
+
 @app.command("train")
+@_with_training_options
 def train_command(
     out: Annotated[Path, typer.Option(help="The run's folder: config, checkpoints, log and the exported model.")],
-    data: DataOption = None,
     arch: Annotated[Optional[str], typer.Option(help="srresnet (SRGAN), rrdb (ESRGAN) or compact [compact].")] = None,
     scale: Annotated[Optional[int], typer.Option(help="2, 3, 4 or 8 [4].")] = None,
     num_feat: Annotated[Optional[int], typer.Option(help="Feature channels [64].")] = None,
@@ -403,67 +443,43 @@ def train_command(
     num_grow_ch: Annotated[Optional[int], typer.Option(help="rrdb: growth channels [32].")] = None,
     activation: Annotated[Optional[str], typer.Option(help="compact: prelu, relu or leakyrelu [prelu].")] = None,
     batch_norm: Annotated[Optional[bool], typer.Option("--batch-norm/--no-batch-norm", help="srresnet: BatchNorm as in SRGAN [on].")] = None,
-    val: ValOption = None, val_fraction: ValFractionOption = None, frames: FramesOption = None,
-    val_frames: ValFramesOption = None, frame_step: FrameStepOption = None,
-    patch_size: PatchSizeOption = None, batch_size: BatchSizeOption = None,
-    degrade_downscale: DownscaleOption = None, degrade_blur: BlurOption = None, degrade_noise: NoiseOption = None,
-    degrade_jpeg: JpegOption = None, degrade_crf: CrfOption = None,
     pretrain_steps: Annotated[Optional[int], typer.Option(help="Pixel-loss steps before the GAN phase [1000].")] = None,
-    gan_steps: GanStepsOption = None, pixel_loss: PixelLossOption = None, pixel_weight: PixelWeightOption = None,
-    perceptual_weight: PerceptualWeightOption = None, vgg: VggOption = None, vgg_layer: VggLayerOption = None,
-    adversarial: AdversarialOption = None, adversarial_weight: AdversarialWeightOption = None,
-    adversarial_rampup: RampupOption = None, label_smoothing: SmoothingOption = None, d_updates: DUpdatesOption = None,
-    d_norm: DNormOption = None, lr_g: LrGOption = None, lr_d: LrDOption = None, ema: EmaOption = None,
-    lr_schedule: LrScheduleOption = None, lr_milestones: LrMilestonesOption = None, lr_gamma: LrGammaOption = None,
-    val_every: ValEveryOption = None, checkpoint_every: CheckpointEveryOption = None, seed: SeedOption = None,
-    device: DeviceOption = None, precision: TrainPrecisionOption = None,
     name: Annotated[Optional[str], typer.Option(help="The exported model's name [the --out folder's name].")] = None,
     export: Annotated[Optional[Path], typer.Option(help="Where to write the model [OUT/NAME.safetensors].")] = None,
     config: ConfigOption = None, resume: ResumeOption = False, overwrite: OverwriteOption = False,
     quiet: QuietOption = False, as_json: JsonOption = False,
+    **options,
 ) -> None:
     """Train an SRGAN/ESRGAN-style model: pixel-loss pre-training, then optional GAN training."""
     from vsr.train.trainer import train
 
     _log_warnings(quiet)
-    summary = train(_options(locals()), out=out, config_file=config, resume=resume, overwrite=overwrite,
-                    progress=not quiet)
+    summary = train(_options({**locals(), **options}), out=out, config_file=config, resume=resume,
+                    overwrite=overwrite, progress=not quiet)
     _print_run(summary, as_json, quiet)
 
 
 @app.command("finetune")
+@_with_training_options
 def finetune_command(
     model: Annotated[str, typer.Option(help="The model to start from: a name or file.")],
     out: Annotated[Path, typer.Option(help="The specialised model to write (.safetensors).")],
-    data: DataOption = None,
     steps: Annotated[Optional[int], typer.Option(help="Pixel-loss steps [300].")] = None,
     scale: Annotated[Optional[int], typer.Option(help="Checked against the model's scale.")] = None,
     work_dir: Annotated[Optional[Path], typer.Option(help="Checkpoints and log [OUT's name + -finetune].")] = None,
-    val: ValOption = None, val_fraction: ValFractionOption = None, frames: FramesOption = None,
-    val_frames: ValFramesOption = None, frame_step: FrameStepOption = None,
-    patch_size: PatchSizeOption = None, batch_size: BatchSizeOption = None,
-    degrade_downscale: DownscaleOption = None, degrade_blur: BlurOption = None, degrade_noise: NoiseOption = None,
-    degrade_jpeg: JpegOption = None, degrade_crf: CrfOption = None,
-    gan_steps: GanStepsOption = None, pixel_loss: PixelLossOption = None, pixel_weight: PixelWeightOption = None,
-    perceptual_weight: PerceptualWeightOption = None, vgg: VggOption = None, vgg_layer: VggLayerOption = None,
-    adversarial: AdversarialOption = None, adversarial_weight: AdversarialWeightOption = None,
-    adversarial_rampup: RampupOption = None, label_smoothing: SmoothingOption = None, d_updates: DUpdatesOption = None,
-    d_norm: DNormOption = None, lr_g: LrGOption = None, lr_d: LrDOption = None, ema: EmaOption = None,
-    lr_schedule: LrScheduleOption = None, lr_milestones: LrMilestonesOption = None, lr_gamma: LrGammaOption = None,
-    val_every: ValEveryOption = None, checkpoint_every: CheckpointEveryOption = None, seed: SeedOption = None,
-    device: DeviceOption = None, precision: TrainPrecisionOption = None,
     name: Annotated[Optional[str], typer.Option(help="The exported model's name [MODEL-finetuned].")] = None,
     config: ConfigOption = None, resume: ResumeOption = False, overwrite: OverwriteOption = False,
     quiet: QuietOption = False, as_json: JsonOption = False,
+    **options,
 ) -> None:
     """Specialise a model to one domain or one video; degrade the training input as your real input was
     (e.g. --degrade-crf near the CRF of the streams you will upscale)."""
     from vsr.train.trainer import finetune
 
     _log_warnings(quiet)
-    options = _options(locals(), "model")
-    options["pretrain_steps"] = steps
-    summary = finetune(model, options, out=out, work_dir=work_dir, config_file=config, resume=resume,
+    values = _options({**locals(), **options}, "model")
+    values["pretrain_steps"] = steps
+    summary = finetune(model, values, out=out, work_dir=work_dir, config_file=config, resume=resume,
                        overwrite=overwrite, progress=not quiet)
     _print_run(summary, as_json, quiet)
 
