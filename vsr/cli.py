@@ -325,53 +325,6 @@ def bandwidth_command(
         typer.echo(f"BD-rate {key}: " + (("n/a" if quiet else "n/a (the warning above says why)") if value is None else f"{value:+.1f}%"))
 
 
-# Options shared by `vsr train` and `vsr finetune`. None means "not given", so a --config file or
-# a resumed run's saved options can supply the value.
-DataOption = Annotated[Optional[list[Path]], typer.Option(
-    "--data", metavar="<path>", help="An image, video or folder of them to train on; repeat for more.")]
-ValOption = Annotated[Optional[list[Path]], typer.Option(
-    "--val", metavar="<path>", help="Validation images/videos (default: hold out --val-fraction of --data).")]
-ValFractionOption = Annotated[Optional[float], typer.Option(
-    help="Held out for validation: the last part of each video, a random part of the images [0.1].")]
-FramesOption = Annotated[Optional[str], typer.Option(help="START:END frames of each training video (e.g. 0:100).")]
-ValFramesOption = Annotated[Optional[str], typer.Option(help="START:END frames of each --val video (e.g. 100:).")]
-FrameStepOption = Annotated[Optional[int], typer.Option(help="Use every Nth frame of a video [1].")]
-PatchSizeOption = Annotated[Optional[int], typer.Option(help="High-resolution crop size, a multiple of the scale [128].")]
-BatchSizeOption = Annotated[Optional[int], typer.Option(help="Crops per step [16; finetune 8].")]
-DownscaleOption = Annotated[Optional[str], typer.Option(help="area or bicubic [area].")]
-BlurOption = Annotated[Optional[str], typer.Option(help="Gaussian blur σ in HR pixels before downscaling: V or A:B.")]
-NoiseOption = Annotated[Optional[str], typer.Option(help="Gaussian noise σ in 8-bit levels: V or A:B.")]
-JpegOption = Annotated[Optional[str], typer.Option(help="JPEG quality: V or A:B.")]
-CrfOption = Annotated[Optional[str], typer.Option(
-    help="H.264 (libx264) CRF, V or A:B: match the streams you will upscale.")]
-PixelLossOption = Annotated[Optional[str], typer.Option(help="l1, mse or charbonnier [l1].")]
-PixelWeightOption = Annotated[Optional[float], typer.Option(help="Pixel-loss weight in the GAN phase [1.0].")]
-PerceptualWeightOption = Annotated[Optional[float], typer.Option(help="Perceptual-loss weight in the GAN phase [1.0].")]
-VggOption = Annotated[Optional[Path], typer.Option(
-    help="VGG19 weights (torchvision state dict) for the perceptual loss; default: the discriminator's features.")]
-VggLayerOption = Annotated[Optional[str], typer.Option(help="VGG19 layer, before its ReLU [conv5_4].")]
-AdversarialOption = Annotated[Optional[str], typer.Option(help="vanilla (SRGAN) or ragan (ESRGAN) [ragan].")]
-AdversarialWeightOption = Annotated[Optional[float], typer.Option(help="Adversarial-loss weight [0.005].")]
-RampupOption = Annotated[Optional[int], typer.Option(help="GAN steps over which the adversarial weight rises from 0 [0].")]
-SmoothingOption = Annotated[Optional[float], typer.Option(help="One-sided label smoothing: real target 1 − this [0].")]
-DUpdatesOption = Annotated[Optional[int], typer.Option(help="Discriminator updates per generator update [1].")]
-DNormOption = Annotated[Optional[str], typer.Option(help="Discriminator normalisation: spectral, batch or none [spectral].")]
-LrGOption = Annotated[Optional[float], typer.Option(help="Generator learning rate [2e-4; finetune 1e-4].")]
-LrDOption = Annotated[Optional[float], typer.Option(help="Discriminator learning rate [1e-4].")]
-LrScheduleOption = Annotated[Optional[str], typer.Option(
-    help="constant, cosine (to 0 over each phase) or multistep (× --lr-gamma at each --lr-milestones step) [constant].")]
-LrMilestonesOption = Annotated[Optional[str], typer.Option(
-    help="multistep: steps into each phase, comma-separated, e.g. 50000,100000.")]
-LrGammaOption = Annotated[Optional[float], typer.Option(help="multistep: the factor at each milestone [0.5].")]
-EmaOption = Annotated[Optional[float], typer.Option(help="Decay of the generator's moving average, 0 = off [0.999; finetune 0.99].")]
-GanStepsOption = Annotated[Optional[int], typer.Option(help="GAN-phase steps after the pixel-loss phase [0].")]
-ValEveryOption = Annotated[Optional[int], typer.Option(help="Validate every N steps [500; finetune 50].")]
-CheckpointEveryOption = Annotated[Optional[int], typer.Option(help="Save a checkpoint every N steps [500; finetune 100].")]
-SeedOption = Annotated[Optional[int], typer.Option(help="Random seed: same seed, same data and options → same weights [0].")]
-DeviceOption = Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N [auto].")]
-TrainPrecisionOption = Annotated[Optional[str], typer.Option(
-    help="Mixed precision of the forward passes: auto (bf16 on CUDA where it has it, else fp16 with loss "
-         "scaling; fp32 on the CPU), fp32, bf16 or fp16 [auto].")]
 ConfigOption = Annotated[Optional[Path], typer.Option(help="A TOML file of options (names as the options, e.g. "
                                                        "patch_size = 96); the command line wins.")]
 ResumeOption = Annotated[bool, typer.Option("--resume", help="Continue the run from its latest checkpoint.")]
@@ -395,20 +348,54 @@ def _options(values: dict, *skip: str) -> dict:
 
 
 # The options `vsr train` and `vsr finetune` share, in the order --help lists them (after each
-# command's own, before --config).
+# command's own, before --config). None means "not given", so a --config file or a resumed
+# run's saved options can supply the value.
 TRAINING_OPTIONS = {
-    "data": DataOption, "val": ValOption, "val_fraction": ValFractionOption, "frames": FramesOption,
-    "val_frames": ValFramesOption, "frame_step": FrameStepOption, "patch_size": PatchSizeOption,
-    "batch_size": BatchSizeOption, "degrade_downscale": DownscaleOption, "degrade_blur": BlurOption,
-    "degrade_noise": NoiseOption, "degrade_jpeg": JpegOption, "degrade_crf": CrfOption, "gan_steps": GanStepsOption,
-    "pixel_loss": PixelLossOption, "pixel_weight": PixelWeightOption, "perceptual_weight": PerceptualWeightOption,
-    "vgg": VggOption, "vgg_layer": VggLayerOption, "adversarial": AdversarialOption,
-    "adversarial_weight": AdversarialWeightOption, "adversarial_rampup": RampupOption,
-    "label_smoothing": SmoothingOption, "d_updates": DUpdatesOption, "d_norm": DNormOption, "lr_g": LrGOption,
-    "lr_d": LrDOption, "lr_schedule": LrScheduleOption, "lr_milestones": LrMilestonesOption,
-    "lr_gamma": LrGammaOption, "ema": EmaOption, "val_every": ValEveryOption,
-    "checkpoint_every": CheckpointEveryOption, "seed": SeedOption, "device": DeviceOption,
-    "precision": TrainPrecisionOption,
+    "data": Annotated[Optional[list[Path]], typer.Option(
+        "--data", metavar="<path>", help="An image, video or folder of them to train on; repeat for more.")],
+    "val": Annotated[Optional[list[Path]], typer.Option(
+        "--val", metavar="<path>", help="Validation images/videos (default: hold out --val-fraction of --data).")],
+    "val_fraction": Annotated[Optional[float], typer.Option(
+        help="Held out for validation: the last part of each video, a random part of the images [0.1].")],
+    "frames": Annotated[Optional[str], typer.Option(help="START:END frames of each training video (e.g. 0:100).")],
+    "val_frames": Annotated[Optional[str], typer.Option(help="START:END frames of each --val video (e.g. 100:).")],
+    "frame_step": Annotated[Optional[int], typer.Option(help="Use every Nth frame of a video [1].")],
+    "patch_size": Annotated[Optional[int], typer.Option(help="High-resolution crop size, a multiple of the scale [128].")],
+    "batch_size": Annotated[Optional[int], typer.Option(help="Crops per step [16; finetune 8].")],
+    "degrade_downscale": Annotated[Optional[str], typer.Option(help="area or bicubic [area].")],
+    "degrade_blur": Annotated[Optional[str], typer.Option(help="Gaussian blur σ in HR pixels before downscaling: V or A:B.")],
+    "degrade_noise": Annotated[Optional[str], typer.Option(help="Gaussian noise σ in 8-bit levels: V or A:B.")],
+    "degrade_jpeg": Annotated[Optional[str], typer.Option(help="JPEG quality: V or A:B.")],
+    "degrade_crf": Annotated[Optional[str], typer.Option(
+        help="H.264 (libx264) CRF, V or A:B: match the streams you will upscale.")],
+    "gan_steps": Annotated[Optional[int], typer.Option(help="GAN-phase steps after the pixel-loss phase [0].")],
+    "pixel_loss": Annotated[Optional[str], typer.Option(help="l1, mse or charbonnier [l1].")],
+    "pixel_weight": Annotated[Optional[float], typer.Option(help="Pixel-loss weight in the GAN phase [1.0].")],
+    "perceptual_weight": Annotated[Optional[float], typer.Option(help="Perceptual-loss weight in the GAN phase [1.0].")],
+    "vgg": Annotated[Optional[Path], typer.Option(
+        help="VGG19 weights (torchvision state dict) for the perceptual loss; default: the discriminator's features.")],
+    "vgg_layer": Annotated[Optional[str], typer.Option(help="VGG19 layer, before its ReLU [conv5_4].")],
+    "adversarial": Annotated[Optional[str], typer.Option(help="vanilla (SRGAN) or ragan (ESRGAN) [ragan].")],
+    "adversarial_weight": Annotated[Optional[float], typer.Option(help="Adversarial-loss weight [0.005].")],
+    "adversarial_rampup": Annotated[Optional[int], typer.Option(help="GAN steps over which the adversarial weight rises from 0 [0].")],
+    "label_smoothing": Annotated[Optional[float], typer.Option(help="One-sided label smoothing: real target 1 − this [0].")],
+    "d_updates": Annotated[Optional[int], typer.Option(help="Discriminator updates per generator update [1].")],
+    "d_norm": Annotated[Optional[str], typer.Option(help="Discriminator normalisation: spectral, batch or none [spectral].")],
+    "lr_g": Annotated[Optional[float], typer.Option(help="Generator learning rate [2e-4; finetune 1e-4].")],
+    "lr_d": Annotated[Optional[float], typer.Option(help="Discriminator learning rate [1e-4].")],
+    "lr_schedule": Annotated[Optional[str], typer.Option(
+        help="constant, cosine (to 0 over each phase) or multistep (× --lr-gamma at each --lr-milestones step) [constant].")],
+    "lr_milestones": Annotated[Optional[str], typer.Option(
+        help="multistep: steps into each phase, comma-separated, e.g. 50000,100000.")],
+    "lr_gamma": Annotated[Optional[float], typer.Option(help="multistep: the factor at each milestone [0.5].")],
+    "ema": Annotated[Optional[float], typer.Option(help="Decay of the generator's moving average, 0 = off [0.999; finetune 0.99].")],
+    "val_every": Annotated[Optional[int], typer.Option(help="Validate every N steps [500; finetune 50].")],
+    "checkpoint_every": Annotated[Optional[int], typer.Option(help="Save a checkpoint every N steps [500; finetune 100].")],
+    "seed": Annotated[Optional[int], typer.Option(help="Random seed: same seed, same data and options → same weights [0].")],
+    "device": Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N [auto].")],
+    "precision": Annotated[Optional[str], typer.Option(
+        help="Mixed precision of the forward passes: auto (bf16 on CUDA where it has it, else fp16 with loss "
+        "scaling; fp32 on the CPU), fp32, bf16 or fp16 [auto].")],
 }
 
 
