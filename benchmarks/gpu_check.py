@@ -1,6 +1,7 @@
 """Correctness on a GPU, before timing: the CUDA path (fp16, colour conversion on the GPU, each
-backend) against the CPU fp32 path on the same clip, timestamps and pixels; and peak GPU memory
-for a short and a 4× longer clip (it must not grow with length).
+backend, temporal blending) against the CPU fp32 path on the same clip, timestamps and pixels;
+peak GPU memory for a short and a 4× longer clip (it must not grow with length); and what
+`--temporal-blend 0.5` costs in throughput on the GPU (issue 6's target: under 5%).
 
     python benchmarks/gpu_check.py --out DIR      # writes DIR/gpu-check.json; exit 1 on a failure
 """
@@ -65,6 +66,27 @@ def main() -> int:
                 ok &= row["ok"]
                 report["checks"].append(row)
                 print(json.dumps(row), flush=True)
+        # Temporal blending runs on the engine's device, inside the stream: the same blend as on the CPU.
+        blended_cpu, blended_gpu = tmp / "blend-cpu.mkv", tmp / "blend-gpu.mkv"
+        upscale(clip, blended_cpu, device="cpu", precision="fp32", codec="ffv1", temporal_blend=0.5, progress=False)
+        upscale(clip, blended_gpu, device="cuda", precision="fp16", backend="eager", codec="ffv1", temporal_blend=0.5,
+                progress=False)
+        got = frames(blended_gpu)
+        row = {"check": "temporal blend 0.5", "timing_equal": timing(blended_gpu) == ref_timing, "frames": len(got),
+               "min_psnr_vs_cpu_fp32": round(min(psnr(a, b) for a, b in zip(got, frames(blended_cpu))), 2)}
+        row["ok"] = row["timing_equal"] and len(got) == len(ref_frames) and row["min_psnr_vs_cpu_fp32"] >= 40
+        ok &= row["ok"]
+        report["checks"].append(row)
+        print(json.dumps(row), flush=True)
+        cost_clip = tmp / "cost.mp4"
+        synthetic_clip(cost_clip, (640, 360), 96)
+        fps: dict[float, list[float]] = {}
+        for x in (0.0, 0.5, 0.0, 0.5):  # alternated, so drift in the machine's speed hits both
+            fps.setdefault(x, []).append(upscale(cost_clip, tmp / "cost-out.mp4", device="cuda", temporal_blend=x,
+                                                 overwrite=True, progress=False).fps)
+        report["temporal_blend_cost"] = {"fps_off": max(fps[0.0]), "fps_blend_0.5": max(fps[0.5]),
+                                         "cost_pct": round((1 - max(fps[0.5]) / max(fps[0.0])) * 100, 1)}
+        print(json.dumps(report["temporal_blend_cost"]), flush=True)
         peaks = {}
         for n in (32, 128):
             src = tmp / f"len{n}.mp4"
