@@ -77,7 +77,9 @@ class TrainConfig:
     keep_checkpoints: int = 3
     seed: int = 0
     device: str = "auto"
-    precision: str = "auto"  # auto: bf16 on CUDA where it has it, else fp16 with loss scaling; fp32 on the CPU
+    # auto: bf16 on CUDA where it has it, else fp16 with loss scaling; on a CPU bf16 where it runs
+    # the network clearly faster, else fp32. Resolved when the run starts and saved.
+    precision: str = "auto"
     name: str | None = None
     export: str | None = None  # the .safetensors to write at the end (default: OUT/NAME.safetensors)
 

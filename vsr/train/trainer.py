@@ -31,7 +31,8 @@ from vsr.errors import InputError, ModelError
 from vsr.model import Model
 from vsr.train import losses
 from vsr.train.config import TrainConfig, for_resume
-from vsr.train.data import Degradation, FrameRange, MemoryBudget, PatchSampler, Prefetcher, Span, hold_out, load_sources, validation_pairs
+from vsr.train.data import (Degradation, FrameRange, MemoryBudget, PatchSampler, Prefetcher, Span, hold_out,
+                            load_sources, validation_pairs)
 
 log = logging.getLogger(__name__)
 
@@ -303,8 +304,8 @@ class Run:
                 self.batches.close()
             bar.close()
         export = self.export()
-        return {"out": str(self.out), "export": str(export), "steps": self.step, "precision": c.precision, "seconds": round(time.perf_counter() - start, 1),
-                **self.data_summary, "initial": self.history[0], "final": self.history[-1]}
+        return {"out": str(self.out), "export": str(export), "steps": self.step, "precision": c.precision,
+                "seconds": round(time.perf_counter() - start, 1), **self.data_summary, "initial": self.history[0], "final": self.history[-1]}
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None)
