@@ -29,3 +29,27 @@ def ncnn_models() -> Path:
 @pytest.fixture(scope="session")
 def photos() -> list[Path]:
     return sorted((DATA / "photos").glob("*.png"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny ×4 compact network from the registry's examples, as a model file, for tests about
+    the pipeline (memory, signals, timing) where the real weights would only cost time. Its last
+    convolution is zero, so it outputs the nearest-neighbour upscale of its input: no new
+    colours, as a GIF's palette statistics would otherwise count."""
+    import torch
+
+    from vsr.models import registry
+    from vsr.models.catalogue import write_model
+    from vsr.models.descriptor import describe_network
+
+    spec = registry.get_spec("compact")
+    hp = spec.examples[0]
+    assert hp["scale"] == 4
+    net = registry.build(spec, hp)
+    with torch.no_grad():
+        net.body[-1].weight.zero_()
+        net.body[-1].bias.zero_()
+    path = tmp_path_factory.mktemp("models") / "tiny-x4.safetensors"
+    write_model(path, describe_network(net, spec, hp, name="tiny-x4"), source="tests", licence="tests")
+    return path

@@ -7,7 +7,7 @@ import json
 import av
 import torch
 
-from vsr.bench import model_flops
+from vsr.bench.roofline import model_flops
 from vsr.cli import main
 
 
@@ -15,7 +15,7 @@ def test_bench_reports_stages_roofline_baseline_and_memory(capsys):
     assert main(["bench", "--size", "48x32", "--frames", "8", "--precision", "fp32", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["device"] == "cpu" and r["device_name"] and r["torch"] == torch.__version__ and r["av"] == av.__version__
-    assert (r["size"], r["frames"], r["precision"], r["backend"], r["batch_size"]) == ("48x32", 8, "float32", "eager", 1)
+    assert (r["size"], r["frames"], r["precision"], r["backend"], r["batch_size"]) == ("48x32", 8, "fp32", "eager", 1)
     assert set(r["stages_fps"]) == {"decode", "convert_upload", "model", "download", "encode"}
     assert all(v > 0 for v in r["stages_fps"].values())
     assert r["model_gflop_per_frame"] > 0 and 0 < r["roofline_fraction"] and r["roofline_tflops"] > 0

@@ -6,7 +6,7 @@ import sys
 
 import torch
 
-from vsr import zoo
+from vsr.models import registry as zoo
 from vsr.cli import main
 
 

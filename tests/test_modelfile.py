@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import vsr
-from vsr import zoo
 from vsr.errors import ModelError
-from vsr.modelfile import write_safetensors
+from vsr.models import registry as zoo
+from vsr.models.files import write_safetensors
 
 
 class _RunsCode:

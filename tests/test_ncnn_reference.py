@@ -9,7 +9,7 @@ from PIL import Image
 
 import ncnn
 import vsr
-from vsr.catalogue import import_model
+from vsr.models.catalogue import import_model
 from vsr.errors import ModelError
 
 

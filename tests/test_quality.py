@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from clips import PHOTO, make_clip
-from vsr import metrics
 from vsr.cli import main
-from vsr.media.degrade import area_downscale
-from vsr.temporal import TemporalBlend
+from vsr.quality import metrics
+from vsr.quality.degrade import area_downscale
+from vsr.runtime.temporal import TemporalBlend
 
 
 def test_psnr_of_known_differences():
@@ -85,7 +85,7 @@ def test_bd_rate_of_a_constant_rate_factor():
 
 
 def test_curve_bd_rate_says_how_to_make_curves_overlap(caplog):
-    from vsr.evaluate import curve_bd_rate
+    from vsr.quality.bandwidth import curve_bd_rate
 
     caplog.set_level("WARNING")  # an earlier --quiet command may have raised the level
 
@@ -102,7 +102,7 @@ def test_curve_bd_rate_says_how_to_make_curves_overlap(caplog):
 
 def _sr(frames, blend: float):
     import vsr
-    from vsr.engine import Engine
+    from vsr.runtime.engine import Engine
 
     h, w = frames[0].shape[:2]
     engine = Engine(model=vsr.load_model("realesr-animevideov3"), device=torch.device("cpu"), dtype=torch.float32,
@@ -150,11 +150,12 @@ def test_scene_cut_resets_the_blend():
 
 def test_upscale_with_temporal_blend(tmp_path):
     from clips import video_timing
-    from vsr.pipeline import upscale
+    from vsr.pipeline.options import UpscaleOptions
+    from vsr.pipeline.upscale import upscale
 
     src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
     make_clip(src, frames=6)
-    summary = upscale(src, dst, temporal_blend=0.5, progress=False)
+    summary = upscale(src, dst, UpscaleOptions(temporal_blend=0.5), progress=False)
     assert summary.frames == 6 and video_timing(dst) == video_timing(src)
 
 

@@ -11,16 +11,16 @@ import torch
 from PIL import Image
 
 from tests.clips import PHOTO, make_clip
-from vsr.catalogue import import_model, write_model
 from vsr.cli import main
 from vsr.errors import InputError, ModelError, OutputError
-from vsr.media import degrade
-from vsr.model import Model, load_model
+from vsr.models.catalogue import import_model, load_model, write_model
+from vsr.models.descriptor import describe_network
+from vsr.quality import degrade
 from vsr.train import losses, trainer
 from vsr.train.config import resolve
 from vsr.train.data import Degradation, PatchSampler, Source, Span
 from vsr.train.trainer import Run, finetune, read_checkpoint, train
-from vsr.zoo import build, get_spec
+from vsr.models.registry import build, get_spec
 
 TINY = {"arch": "compact", "num_feat": 8, "num_block": 2, "scale": 2, "patch_size": 24, "batch_size": 4,
         "val_crop": 48, "d_feat": 8, "seed": 3, "precision": "fp32"}  # auto would depend on this CPU's speed
@@ -63,7 +63,7 @@ def test_resume_after_an_interrupt_gives_the_same_weights(photo_dir, tmp_path, m
     options = _options(photo_dir, pretrain_steps=4, gan_steps=6, val_every=5, checkpoint_every=3, precision=precision,
                        d_norm=d_norm, degrade_noise="0:5")  # random degradation: per-batch draws must resume too
     if precision == "fp16":  # as on a GPU: batches made ahead in a thread, drawing ahead of the checkpoint
-        monkeypatch.setattr(trainer, "PREFETCH_ON_CPU", True)
+        options["prefetch"] = True
     train(options, out=tmp_path / "straight", progress=False)
 
     calls = {"n": 0}
@@ -103,7 +103,7 @@ def test_mixed_precision_training_learns(photo_dir, tmp_path, precision):
 
 
 def test_precision_auto_follows_the_cpu_and_is_kept_on_resume(photo_dir, tmp_path):
-    from vsr.engine import bf16_pays_on_cpu
+    from vsr.runtime.device import bf16_pays_on_cpu
     from vsr.train.trainer import build_generator
 
     summary = train(_options(photo_dir, pretrain_steps=1, precision="auto"), out=tmp_path / "run", progress=False)
@@ -150,7 +150,7 @@ def _tiny_model_file(path: Path, scale: int = 2) -> Path:
     spec = get_spec("compact")
     hp = {"num_in_ch": 3, "num_out_ch": 3, "num_feat": 8, "num_conv": 2, "scale": scale, "activation": "prelu"}
     torch.manual_seed(0)
-    write_model(path, Model(model=build(spec, hp), name="tiny", arch="compact", scale=scale, hyperparameters=hp),
+    write_model(path, describe_network(build(spec, hp), spec, hp, name="tiny"),
                 source="test", licence="MIT")
     return path
 

@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from clips import PHOTO, make_clip
-from vsr import yuv
-from vsr.media import color
+from vsr.media import colour as color
+from vsr.runtime import yuv
 
 
 def _frame(pix_fmt: str, space: int, full: bool, size=(64, 48)) -> av.VideoFrame:
     w, h = size
-    info = color.ColorInfo(space=space, range=2 if full else 1, primaries=space, trc=space, tagged=True)
+    info = color.ColourInfo(space=space, full_range=full, primaries=space, trc=space, tagged=True)
     return color.from_rgb(PHOTO[:h, :w].copy(), info, pix_fmt), info
 
 
@@ -41,7 +41,7 @@ def test_device_yuv_to_rgb_matches_swscale(pix_fmt, space, full):
 @pytest.mark.parametrize(("pix_fmt", "space", "full"), CASES)
 def test_device_rgb_to_yuv_matches_swscale(pix_fmt, space, full):
     rgb = PHOTO[:48, :64].copy()
-    info = color.ColorInfo(space=space, range=2 if full else 1, primaries=space, trc=space, tagged=True)
+    info = color.ColourInfo(space=space, full_range=full, primaries=space, trc=space, tagged=True)
     reference = [p.astype(np.float64) for p in color.planes_of(color.from_rgb(rgb, info, pix_fmt))]
     x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
     ours = [p[0].numpy().astype(np.float64) for p in yuv.from_rgb(x, yuv.YuvFormat(pix_fmt, space, full))]
@@ -64,16 +64,18 @@ def test_round_trip_is_within_a_level():
 def test_pipeline_with_device_colour_matches_the_cpu_path(tmp_path, monkeypatch, pix_fmt, suffix):
     """The whole pipeline with planes converted on the model's device (as on a GPU) gives what
     the swscale path gives, timestamps and all."""
-    import vsr.pipeline as pipeline
     from clips import video_timing
     from test_upscale import _frames, _psnr
+    from vsr.pipeline.options import RuntimeOptions, UpscaleOptions, VideoEncoding
+    from vsr.pipeline.upscale import upscale
 
     src = tmp_path / f"in{suffix}"
     make_clip(src, pix_fmt=pix_fmt, colorspace=1, codec="libx264" if suffix == ".mp4" else "ffv1", audio_tracks=1)
     cpu_path, device_path = tmp_path / f"cpu{suffix}", tmp_path / f"device{suffix}"
-    pipeline.upscale(src, cpu_path, precision="fp32", codec="ffv1" if suffix == ".mkv" else None, progress=False)
-    monkeypatch.setattr(pipeline, "DEVICE_COLOUR_ON_CPU", True)
-    pipeline.upscale(src, device_path, precision="fp32", codec="ffv1" if suffix == ".mkv" else None, progress=False)
+    video = VideoEncoding(codec="ffv1" if suffix == ".mkv" else None)
+    for path, conversion in ((cpu_path, "swscale"), (device_path, "device")):
+        runtime = RuntimeOptions(precision="fp32", colour_conversion=conversion)
+        upscale(src, path, UpscaleOptions(runtime=runtime, video=video), progress=False)
     assert video_timing(device_path) == video_timing(cpu_path) == video_timing(src)
     peak = 65535.0 if pix_fmt.endswith("10le") else 255.0
     # Lossless ffv1: only the two conversions differ. libx264: two lossy encodes of slightly

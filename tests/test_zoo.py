@@ -5,9 +5,10 @@ import copy
 import pytest
 import torch
 
-from vsr import zoo
+from vsr.models import registry as zoo
+from vsr.models.checkpoint import canonical_state_dict
 from vsr.errors import ModelError
-from vsr.model import model_from_weights
+from vsr.models.descriptor import model_from_weights
 
 CASES = [pytest.param(spec, hp, id=f"{spec.name}-{i}") for spec in zoo.ARCHITECTURES for i, hp in enumerate(spec.examples)]
 
@@ -88,10 +89,10 @@ def test_wrappers_and_prefixes_are_unwrapped():
     good = _randomised(spec, spec.examples[0], seed=1).state_dict()
     other = _randomised(spec, spec.examples[0], seed=2).state_dict()
     wrapped = {"params": other, "params_ema": {f"module.{k}": v for k, v in good.items()}, "iter": 5}
-    sd = zoo.canonical_state_dict(wrapped)
+    sd = canonical_state_dict(wrapped)
     assert sd.keys() == good.keys()
     assert all(torch.equal(sd[k], good[k]) for k in good)
-    assert zoo.canonical_state_dict({"state_dict": {"_orig_mod." + k: v for k, v in good.items()}}).keys() == good.keys()
+    assert canonical_state_dict({"state_dict": {"_orig_mod." + k: v for k, v in good.items()}}).keys() == good.keys()
 
 
 def test_unknown_layout_names_the_keys():
@@ -115,7 +116,7 @@ def test_metadata_arch_must_agree():
 
 
 def test_discriminator_any_patch_size():
-    from vsr.archs import SRGANDiscriminator
+    from vsr.models.archs.discriminator import SRGANDiscriminator
 
     for norm in ("batch", "spectral", "none"):
         d = SRGANDiscriminator(num_feat=8, num_stages=3, norm=norm, dense_feat=16)

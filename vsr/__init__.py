@@ -1,6 +1,9 @@
 """vsr: video, GIF and image super-resolution.
 
-The public API is imported lazily so that `vsr --help` and `import vsr.errors` stay instant;
+    import vsr
+    vsr.upscale("in.mp4", "out.mp4", vsr.UpscaleOptions(scale=2))
+
+The public API is imported lazily, so that `vsr --help` and `import vsr.errors` stay instant;
 torch is loaded the first time a model is.
 """
 
@@ -13,19 +16,27 @@ from vsr.errors import BackendError, InputError, ModelError, OutputError, VsrErr
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from vsr.model import Model, load_model
-    from vsr.pipeline import upscale
+    from vsr.models.catalogue import load_model
+    from vsr.models.descriptor import Model
+    from vsr.pipeline.options import ImageEncoding, RuntimeOptions, UpscaleOptions, VideoEncoding
+    from vsr.pipeline.upscale import FolderReport, Summary, upscale, upscale_folder
 
-__all__ = ["BackendError", "InputError", "Model", "ModelError", "OutputError", "VsrError", "__version__", "load_model", "upscale"]
+__all__ = ["BackendError", "FolderReport", "ImageEncoding", "InputError", "Model", "ModelError", "OutputError",
+           "RuntimeOptions", "Summary", "UpscaleOptions", "VideoEncoding", "VsrError", "__version__", "load_model",
+           "upscale", "upscale_folder"]
 
 
 def __getattr__(name: str) -> Any:
     if name in ("load_model", "Model"):
-        from vsr import model
+        from vsr.models import catalogue, descriptor
 
-        return getattr(model, name)
-    if name == "upscale":
+        return getattr(catalogue if name == "load_model" else descriptor, name)
+    if name in ("UpscaleOptions", "RuntimeOptions", "VideoEncoding", "ImageEncoding"):
+        from vsr.pipeline import options
+
+        return getattr(options, name)
+    if name in ("upscale", "upscale_folder", "Summary", "FolderReport"):
         from vsr.pipeline import upscale
 
-        return upscale
+        return getattr(upscale, name)
     raise AttributeError(f"module 'vsr' has no attribute {name!r}")

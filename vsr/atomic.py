@@ -1,9 +1,18 @@
-"""Atomic output: write under a temporary name beside the destination, publish by renaming."""
+"""Atomic output: every file vsr publishes is written under a temporary name beside its
+destination and renamed into place only when complete, so a reader never sees half a file and a
+failure or Ctrl-C leaves nothing behind.
+
+`atomic_write` is the context manager for a file written in one go; `AtomicFile` is the same
+mechanism for a writer whose life spans many calls (a video or animation sink): it publishes or
+discards when told.
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from vsr.errors import OutputError
@@ -28,9 +37,35 @@ def temporary_beside(path: Path) -> Path:
     return Path(tmp)
 
 
-def publish(tmp: Path, path: Path) -> None:
-    """Give the file the permissions a normal new file would get, then rename it into place."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 was for the temporary name only
-    os.replace(tmp, path)
+class AtomicFile:
+    """A destination and the temporary file that becomes it: write `tmp`, then `publish()` or
+    `discard()`. Discarding after publishing does nothing."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = temporary_beside(path)
+        self.published = False
+
+    def publish(self) -> None:
+        """Give the file the permissions a normal new file would get, then rename it into place."""
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp's 0600 was for the temporary name only
+        os.replace(self.tmp, self.path)
+        self.published = True
+
+    def discard(self) -> None:
+        if not self.published:
+            self.tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_write(path: Path) -> Iterator[Path]:
+    """`with atomic_write(path) as tmp:` write `tmp`; it becomes `path` when the block succeeds
+    and is removed when it raises (Ctrl-C included)."""
+    target = AtomicFile(path)
+    try:
+        yield target.tmp
+        target.publish()
+    finally:
+        target.discard()

@@ -1,53 +1,143 @@
-"""Still images: read to RGB (+ alpha) arrays with Pillow, write atomically in the format the
-extension names."""
+"""Still images: read to RGB (+ alpha) with Pillow, written atomically in the format the
+extension names, keeping the colour profile, resolution and EXIF."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
+import av
+import av.stream
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from vsr.atomic import publish, temporary_beside
+from vsr.atomic import atomic_write
 from vsr.errors import InputError, OutputError
+from vsr.media.frames import Frame, Item, RgbFrame, SinkReport
+from vsr.media.kinds import IMAGE_FORMATS, IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+_CARRIED = ("icc_profile", "dpi", "exif")  # what an upscaled image keeps from its source
+DEFAULT_QUALITY = 95  # JPEG and lossy WebP
 
 
-def is_image(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES
+def _has_alpha(im: Image.Image) -> bool:
+    return im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
 
 
-def read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None, dict]:
-    """HWC uint8 RGB, the alpha plane if there is one, and what to carry to the output (ICC, DPI, EXIF)."""
+@dataclass(frozen=True)
+class ImageInfo:
+    path: Path
+    width: int
+    height: int
+    has_alpha: bool
+    carry: Mapping[str, Any] = field(default_factory=dict)  # ICC profile, DPI, EXIF
+
+
+def _open(path: Path) -> Image.Image:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
-        with Image.open(path) as im:
+        return Image.open(path)
+    except PermissionError as exc:
+        raise InputError(f"{path}: cannot be read (permission denied)") from exc
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InputError(f"{path}: not an image Pillow can read ({exc})") from exc
+
+
+def probe_image(path: Path) -> ImageInfo:
+    """Size, transparency and what to carry over, from the header alone."""
+    with _open(path) as im:
+        return ImageInfo(path, im.width, im.height, _has_alpha(im), {k: im.info[k] for k in _CARRIED if k in im.info})
+
+
+def read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """HWC uint8 RGB and the alpha plane if there is one."""
+    try:
+        with _open(path) as im:
             im.load()
-            carry = {k: im.info[k] for k in ("icc_profile", "dpi", "exif") if k in im.info}
-            has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
-            rgba = im.convert("RGBA" if has_alpha else "RGB")
+            rgba = im.convert("RGBA" if _has_alpha(im) else "RGB")
     except (UnidentifiedImageError, OSError) as exc:
         raise InputError(f"{path}: not an image Pillow can read ({exc})") from exc
     arr = np.asarray(rgba)
-    return (arr[..., :3].copy(), arr[..., 3].copy() if has_alpha else None, carry)
+    return arr[..., :3].copy(), (arr[..., 3].copy() if arr.shape[2] == 4 else None)
 
 
-def write_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None, carry: dict, *, quality: int = 95) -> None:
-    fmt = IMAGE_SUFFIXES.get(path.suffix.lower())
-    if fmt is None:
-        raise OutputError(f"{path}: unknown image format {path.suffix or '(none)'}; use one of {', '.join(IMAGE_SUFFIXES)}")
+class ImageSource:
+    """A still image as a source of one frame."""
+
+    def __init__(self, info: ImageInfo) -> None:
+        self.info, self.path = info, info.path
+
+    @property
+    def expected_frames(self) -> int:
+        return 1
+
+    def __iter__(self) -> Iterator[Item]:
+        rgb, alpha = read_image(self.path)
+        yield RgbFrame(rgb=rgb, alpha=alpha, pts=0, time_base=Fraction(1))
+
+    @property
+    def copy_streams(self) -> list[av.stream.Stream]:
+        return []
+
+    def warnings(self) -> list[str]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> ImageSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class ImageSinkSpec:
+    quality: int = DEFAULT_QUALITY
+    carry: Mapping[str, Any] = field(default_factory=dict)
+
+
+class ImageSink:
+    """One frame in, an image file out, written at `finish`."""
+
+    def __init__(self, path: Path, spec: ImageSinkSpec) -> None:
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise OutputError(f"{path}: unknown image format {path.suffix or '(none)'}; "
+                              f"use one of {', '.join(IMAGE_FORMATS)}")
+        self.path, self.spec = path, spec
+        self._frame: RgbFrame | None = None
+
+    def write(self, frame: Frame) -> None:
+        if not isinstance(frame, RgbFrame) or self._frame is not None:
+            raise ValueError("an image sink takes one RGB frame")
+        self._frame = frame
+
+    def mux(self, packet: av.Packet) -> None:
+        """Images hold no other streams."""
+
+    def finish(self) -> SinkReport:
+        if self._frame is None:
+            raise ValueError("no frame was written")
+        write_image(self.path, self._frame.rgb, self._frame.alpha, self.spec.carry, quality=self.spec.quality)
+        return SinkReport(self.path, 1, self.path.stat().st_size)
+
+    def abort(self) -> None:
+        self._frame = None
+
+
+def write_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None, carry: Mapping[str, Any], *,
+                quality: int = DEFAULT_QUALITY) -> None:
+    fmt = IMAGE_FORMATS[path.suffix.lower()]
     im = Image.fromarray(rgb)
     if alpha is not None and fmt not in ("JPEG", "BMP"):
         im.putalpha(Image.fromarray(alpha))
     options = dict(carry)
     if fmt in ("JPEG", "WEBP"):
         options["quality"] = quality
-    tmp = temporary_beside(path)
-    try:
+    with atomic_write(path) as tmp:
         im.save(tmp, format=fmt, **options)
-        publish(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from vsr.errors import InputError
+from vsr.runtime import PRECISIONS
 
 ARCHS = ("srresnet", "rrdb", "compact")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 LR_SCHEDULES = ("constant", "cosine", "multistep")
 SCALES = (2, 3, 4, 8)
 
@@ -80,6 +80,9 @@ class TrainConfig:
     # auto: bf16 on CUDA where it has it, else fp16 with loss scaling; on a CPU bf16 where it runs
     # the network clearly faster, else fp32. Resolved when the run starts and saved.
     precision: str = "auto"
+    # Make batches in a background thread: None decides (on a GPU yes, on a CPU no, where the
+    # thread competes with the training step for the cores). Changes speed, never the weights.
+    prefetch: bool | None = None
     name: str | None = None
     export: str | None = None  # the .safetensors to write at the end (default: OUT/NAME.safetensors)
 
@@ -157,7 +160,7 @@ class TrainConfig:
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 # Options a resumed run may change: how long it runs and how it reports, not what it learns.
 RESUMABLE = {"pretrain_steps", "gan_steps", "val_every", "checkpoint_every", "keep_checkpoints", "device", "precision",
-             "export"}
+             "export", "prefetch"}
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

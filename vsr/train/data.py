@@ -28,12 +28,14 @@ import torch
 from PIL import Image, ImageFilter
 
 from vsr.errors import InputError
-from vsr.media import degrade
-from vsr.media.image import IMAGE_SUFFIXES, is_image, read_image
+from vsr.media.image import read_image
+from vsr.media.kinds import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_image
+from vsr.quality import degrade
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".m4v", ".webm", ".avi", ".ts", ".mts", ".flv", ".wmv", ".mpg", ".mpeg", ".gif"}
+# Videos, and GIFs read as videos (their frames, composed by FFmpeg).
+TRAINING_VIDEO_SUFFIXES = VIDEO_SUFFIXES | {".gif"}
 DOWNSCALES = ("area", "bicubic")
 
 
@@ -166,10 +168,10 @@ def media_files(paths: list[Path]) -> list[Path]:
         if not path.exists():
             raise InputError(f"{path}: no such file or folder")
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and (is_image(p) or p.suffix.lower() in VIDEO_SUFFIXES))
+            found = sorted(p for p in path.iterdir() if p.is_file() and (is_image(p) or p.suffix.lower() in TRAINING_VIDEO_SUFFIXES))
             if not found:
                 raise InputError(f"{path}: no images or videos in this folder "
-                                 f"({', '.join(sorted(IMAGE_SUFFIXES))}, {', '.join(sorted(VIDEO_SUFFIXES))})")
+                                 f"({', '.join(sorted(IMAGE_SUFFIXES))}, {', '.join(sorted(TRAINING_VIDEO_SUFFIXES))})")
             files += found
         else:
             files.append(path)

@@ -68,7 +68,7 @@ class VGGFeatures(nn.Module):
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
 
     def _load(self, path: Path) -> None:
-        from vsr.modelfile import read_model_file
+        from vsr.models.files import read_model_file
 
         weights, _ = read_model_file(path)
         if not isinstance(weights, dict):

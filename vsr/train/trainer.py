@@ -10,6 +10,7 @@ and validation per interval) and the exported `.safetensors`.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import sys
@@ -23,12 +24,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from vsr import metrics, zoo
-from vsr.archs import SRGANDiscriminator
-from vsr.archs.rrdb import UNSHUFFLE_FACTOR
-from vsr.atomic import publish, temporary_beside
+from vsr.atomic import atomic_write
 from vsr.errors import InputError, ModelError
-from vsr.model import Model
+from vsr.models import registry
+from vsr.models.archs.discriminator import SRGANDiscriminator
+from vsr.models.archs.rrdb import UNSHUFFLE_FACTOR
+from vsr.models.descriptor import Model, describe_network
+from vsr.quality import metrics
+from vsr.runtime.device import DTYPES, bf16_pays_on_cpu, precision_name, resolve_device
 from vsr.train import losses
 from vsr.train.config import TrainConfig, for_resume
 from vsr.train.data import (Degradation, FrameRange, MemoryBudget, PatchSampler, Prefetcher, Span, hold_out,
@@ -48,7 +51,7 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
 def build_generator(config: TrainConfig) -> Model:
     """A new network of `config.arch`, or the model `config.init` to fine-tune."""
     if config.init is not None:
-        from vsr.model import load_model
+        from vsr.models.catalogue import load_model
 
         model = load_model(config.init)
         if model.scale != config.scale:
@@ -62,14 +65,12 @@ def build_generator(config: TrainConfig) -> Model:
     if config.arch == "rrdb" and config.scale not in UNSHUFFLE_FACTOR:
         raise InputError(f"--arch rrdb trains ×{'/×'.join(map(str, sorted(UNSHUFFLE_FACTOR, reverse=True)))}, "
                          f"not ×{config.scale}; use srresnet or compact")
-    spec = zoo.get_spec(config.arch)
+    spec = registry.get_spec(config.arch)
     try:
-        net = zoo.build(spec, hp)
+        net = registry.build(spec, hp)
     except ModelError as exc:
         raise InputError(str(exc)) from exc
-    name = config.name or "trained"
-    return Model(model=net, name=name, arch=spec.name, scale=config.scale, hyperparameters=hp,
-                 pad_multiple=spec.pad_multiple(hp))
+    return describe_network(net, spec, hp, name=config.name or "trained")
 
 
 def degradation_of(config: TrainConfig) -> Degradation:
@@ -113,25 +114,19 @@ class Networks:
         return self.ema.net if self.ema is not None else self.generator.model
 
 
-def resolve_precision(precision: str, device: torch.device, generator: Model) -> str:
-    """`auto` made concrete: on CUDA bf16 where the GPU has it, else fp16 (with loss scaling); on
-    the CPU bf16 where this CPU runs the network clearly faster in it (as `vsr upscale` decides),
-    else fp32. Saved in the run's config, so a resume keeps it."""
+def resolve_training_precision(precision: str, device: torch.device, generator: Model) -> torch.dtype:
+    """The dtype the forward passes run in under autocast. `auto` made concrete: on CUDA bf16
+    where the GPU has it, else fp16 (with loss scaling); on the CPU bf16 where this CPU runs the
+    network clearly faster in it (as `vsr upscale` decides), else fp32. Weights, optimiser state
+    and the EMA stay fp32 whatever this is. Saved in the run's config, so a resume keeps it."""
     cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     if precision == "auto":
         if device.type == "cuda":
-            return "bf16" if cuda_bf16 else "fp16"
-        from vsr.engine import bf16_pays_on_cpu
-
-        return "bf16" if bf16_pays_on_cpu(generator) else "fp32"
+            return torch.bfloat16 if cuda_bf16 else torch.float16
+        return torch.bfloat16 if bf16_pays_on_cpu(generator) else torch.float32
     if precision == "bf16" and device.type == "cuda" and not cuda_bf16:
         raise InputError(f"--precision bf16: {torch.cuda.get_device_name(device)} has no bf16; use fp16 or fp32")
-    return precision
-
-
-# The dtype the forward passes run in under autocast; None: plain fp32. Weights, optimiser state
-# and the EMA stay fp32 whatever this is.
-AUTOCAST = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+    return DTYPES[precision]
 
 
 def _networks(config: TrainConfig, generator: Model, device: torch.device, amp: torch.dtype | None) -> Networks:
@@ -145,12 +140,6 @@ def _networks(config: TrainConfig, generator: Model, device: torch.device, amp: 
     # fp16's narrow range needs loss scaling, or small gradients underflow to 0; bf16's does not.
     scaler = torch.amp.GradScaler(device.type) if amp == torch.float16 else None
     return Networks(generator, ema, d, optim_g, optim_d, scaler)
-
-
-# Making batches in a second thread pays on a GPU, whose steps leave the CPU idle. On a CPU the
-# thread competes with the training step for the same cores: 100 random-CRF fine-tune steps took
-# 15.2-15.6 s with it and 12.9-14.5 s without on the 2-core test machine.
-PREFETCH_ON_CPU = False
 
 
 def _checkpoints(out: Path) -> list[Path]:
@@ -184,8 +173,6 @@ class Run:
             raise InputError(f"{out} holds a run already; use --resume to continue it, or another --out folder")
         config.check()
         self.config = config
-        from vsr.engine import resolve_device
-
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
         generator = build_generator(config)
@@ -195,8 +182,9 @@ class Run:
         self.degradation = degradation_of(config)
         self.rng = np.random.default_rng(config.seed)
         self._load_data()
-        config.precision = resolve_precision(config.precision, self.device, generator)
-        self.amp = AUTOCAST[config.precision]
+        dtype = resolve_training_precision(config.precision, self.device, generator)
+        config.precision = precision_name(dtype)
+        self.amp = None if dtype == torch.float32 else dtype
         self.nets = _networks(config, generator, self.device, self.amp)
         self.pixel = losses.pixel_loss(config.pixel_loss)
         self.feature_extractor = self._feature_extractor()
@@ -272,7 +260,11 @@ class Run:
                    disable=not self.progress, dynamic_ncols=True)
         saved_at = self.step
         cuda = self.device.type == "cuda"
-        self.batches = Prefetcher(self.sampler, pin=cuda) if cuda or PREFETCH_ON_CPU else None
+        # Making batches in a second thread pays on a GPU, whose steps leave the CPU idle. On a CPU
+        # the thread competes with the training step for the same cores: 100 random-CRF fine-tune
+        # steps took 15.2-15.6 s with it and 12.9-14.5 s without on a 2-core machine.
+        prefetch = cuda if c.prefetch is None else c.prefetch
+        self.batches = Prefetcher(self.sampler, pin=cuda) if prefetch else None
         try:
             while self.step < c.total_steps:
                 step_losses = self._train_step()
@@ -410,26 +402,21 @@ class Run:
         folder = self.out / CHECKPOINTS
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"step-{self.step:07d}.pt"
-        tmp = temporary_beside(path)
-        try:
+        with atomic_write(path) as tmp:
             torch.save(state, tmp)
-            publish(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
         for old in _checkpoints(self.out)[: -self.config.keep_checkpoints]:
             old.unlink()
         return path
 
     def export(self) -> Path:
         """The generator (its EMA where kept) as a .safetensors any vsr command loads."""
-        from vsr.catalogue import write_model
+        from vsr.models.catalogue import write_model
 
         c, g = self.config, self.nets.generator
         name = c.name or (g.name + "-finetuned" if c.init else self.out.name)
         path = Path(c.export) if c.export else self.out / f"{name}.safetensors"
         net = copy.deepcopy(self.nets.exported).cpu().float().eval()
-        model = Model(model=net, name=name, arch=g.arch, scale=g.scale, hyperparameters=g.hyperparameters)
+        model = dataclasses.replace(g, model=net, name=name)
         source = f"vsr {'finetune of ' + g.name if c.init else 'train'}, {self.step} steps, data: {', '.join(c.data)}"
         licence = g.metadata.get("licence", "unknown") if c.init else "as the training data"
         write_model(path, model, source=source, licence=licence)
@@ -468,7 +455,7 @@ def finetune(model: str, overrides: dict[str, Any], *, out: Path, work_dir: Path
              config_file: Path | None = None, resume: bool = False, overwrite: bool = False,
              progress: bool = True) -> dict[str, Any]:
     """`vsr finetune`: continue training `model` on the user's data and export it to `out`."""
-    from vsr.model import load_model
+    from vsr.models.catalogue import load_model
     from vsr.train.config import resolve
 
     if not resume:

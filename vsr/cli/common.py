@@ -1,0 +1,42 @@
+"""What the commands share: option declarations, logging set-up, and the one way results are
+printed (JSON with --json, else lines unless --quiet)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any
+
+import typer
+
+from vsr.runtime import Backend, Precision
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bar or warnings.")]
+OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")]
+Fp16Option = Annotated[bool, typer.Option("--fp16", help="Store the weights in half precision.")]
+ModelOption = Annotated[str, typer.Option(help="A model name or file.")]
+DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
+PrecisionOption = Annotated[Precision, typer.Option(
+    help="auto (fp16 on CUDA; on a CPU bf16 where it measures faster, else fp32), fp32, fp16 or bf16.")]
+BackendOption = Annotated[Backend, typer.Option(
+    help="auto (fastest available), eager, compile (torch.compile) or tensorrt (needs vsr[tensorrt] and a CUDA GPU).")]
+BatchSizeOption = Annotated[int | None, typer.Option(help="Frames per model call (default: automatic).")]
+TemporalBlendOption = Annotated[float, typer.Option(
+    help="0 = off; up to 0.9: blend each frame with the previous output where the source did not change "
+         "(less flicker, no ghosting on motion).")]
+
+def configure_logging(quiet: bool) -> None:
+    """Library warnings go to stderr as `vsr: warning: ...`; --quiet keeps only errors."""
+    logging.basicConfig(format="vsr: warning: %(message)s")
+    logging.getLogger().setLevel(logging.ERROR if quiet else logging.WARNING)  # also when configured before
+
+
+def report(result: Any, *, as_json: bool, quiet: bool = False, lines: Callable[[], Iterable[str]]) -> None:
+    """A command's result: JSON on stdout with --json, else its `lines` unless --quiet."""
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    elif not quiet:
+        for line in lines():
+            typer.echo(line)

@@ -1,0 +1,64 @@
+"""`vsr models`: list, inspect, import and convert models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vsr.cli.common import Fp16Option, JsonOption, OverwriteOption, report
+
+
+def models_list(as_json: JsonOption = False) -> None:
+    """List the built-in and imported models."""
+    from vsr.models.catalogue import list_models
+
+    entries = list_models()
+    report([e.as_dict() for e in entries], as_json=as_json,
+           lines=lambda: (f"{e.name:<28} {e.arch:<10} x{e.scale:<3} {'built-in' if e.builtin else 'imported':<9} {e.path}"
+                          for e in entries))
+
+
+def models_info(model: Annotated[str, typer.Argument(help="A model name or file.")], as_json: JsonOption = False) -> None:
+    """Show a model's architecture, hyperparameters, size, source and licence."""
+    from vsr.models.catalogue import describe
+
+    info = describe(model)
+    report(info, as_json=as_json, lines=lambda: (f"{key + ':':<18}{json.dumps(value) if isinstance(value, dict) else value}"
+                                                 for key, value in info.items()))
+
+
+def models_import(
+    path: Annotated[Path, typer.Argument(help="A .param (with its .bin beside it), .pth, .pt, .ckpt or .safetensors file.")],
+    name: Annotated[str | None, typer.Option(help="The name to use it by (default: the file's stem).")] = None,
+    overwrite: OverwriteOption = False,
+    fp16: Fp16Option = False,
+) -> None:
+    """Validate a model file and add it to the catalogue as safetensors."""
+    from vsr.models.catalogue import import_model
+
+    entry = import_model(path, name=name, overwrite=overwrite, half=fp16)
+    typer.echo(f"imported {entry.name} ({entry.arch} x{entry.scale}) to {entry.path}")
+
+
+def models_convert(
+    src: Annotated[Path, typer.Argument(help="Any supported model file.")],
+    dst: Annotated[Path, typer.Argument(help="The .safetensors file to write.")],
+    name: Annotated[str | None, typer.Option(help="The model's name in the metadata.")] = None,
+    source: Annotated[str | None, typer.Option(help="Where the weights came from.")] = None,
+    licence: Annotated[str | None, typer.Option(help="The weights' licence.")] = None,
+    overwrite: OverwriteOption = False,
+    fp16: Fp16Option = False,
+) -> None:
+    """Convert a model file to safetensors with full metadata (how weights/ is made)."""
+    from vsr.atomic import check_output
+    from vsr.errors import OutputError
+    from vsr.models.catalogue import convert_model
+
+    if dst.suffix != ".safetensors":
+        raise OutputError(f"{dst}: the output must be a .safetensors file")
+    check_output(dst, overwrite=overwrite)
+    model = convert_model(src, dst, name=name, source=source, licence=licence, half=fp16)
+    typer.echo(f"wrote {dst} ({model.arch} x{model.scale}, {model.num_parameters} parameters)")

@@ -1,0 +1,76 @@
+"""`vsr upscale`: a video, animated image, image or folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from vsr.cli.common import (BackendOption, BatchSizeOption, DeviceOption, JsonOption, ModelOption, OverwriteOption,
+                            PrecisionOption, QuietOption, TemporalBlendOption, configure_logging, report)
+from vsr.media.animated import DEFAULT_DITHER, Dither, GifPalette
+from vsr.models import DEFAULT_MODEL
+
+
+def upscale_command(
+    input: Annotated[Path, typer.Argument(help="The video, animated image, image or folder to upscale.")],
+    output: Annotated[Path, typer.Argument(help="Where to write the result; the container follows the extension.")],
+    scale: Annotated[float | None, typer.Option(help="Output scale (default: the model's); at most the model's.")] = None,
+    model: ModelOption = DEFAULT_MODEL,
+    device: DeviceOption = "auto",
+    precision: PrecisionOption = "auto",
+    batch_size: BatchSizeOption = None,
+    tile: Annotated[int, typer.Option(help="Tile size in pixels, 0 = off (engaged automatically on out-of-memory).")] = 0,
+    backend: BackendOption = "auto",
+    codec: Annotated[str | None, typer.Option(help="Any PyAV encoder (default: libx264; libvpx-vp9 for .webm).")] = None,
+    crf: Annotated[int | None, typer.Option(help="The encoder's constant rate factor.")] = None,
+    preset: Annotated[str | None, typer.Option(help="The encoder's preset.")] = None,
+    pix_fmt: Annotated[str | None, typer.Option(help="Output pixel format (default: the input's).")] = None,
+    no_audio: Annotated[bool, typer.Option("--no-audio", help="Leave the audio tracks out.")] = False,
+    gif_palette: Annotated[GifPalette, typer.Option(help="GIF output: one palette for all frames, one per frame, or "
+                                                    "auto (global when the source's colours fit one palette).")] = "auto",
+    dither: Annotated[Dither, typer.Option(help="GIF output: dithering when reducing to 256 colours.")] = DEFAULT_DITHER,
+    quality: Annotated[int | None, typer.Option(help="WebP/JPEG output quality 0-100 (default: lossless WebP, JPEG 95).")] = None,
+    background: Annotated[str | None, typer.Option(help="Colour under transparent pixels when the output has no alpha "
+                                                   "(video); default: the file's background colour, else black.")] = None,
+    temporal_blend: TemporalBlendOption = 0.0,
+    overwrite: OverwriteOption = False,
+    quiet: QuietOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Upscale a video, an animated GIF/WebP/APNG, an image or a folder.
+
+    Video keeps every frame's timestamp, the audio tracks and the colours; animated images keep
+    their delays, loop count and transparency.
+    """
+    from vsr.errors import BackendError
+    from vsr.pipeline.options import ImageEncoding, RuntimeOptions, UpscaleOptions, VideoEncoding
+    from vsr.pipeline.upscale import Summary, upscale, upscale_folder
+
+    configure_logging(quiet)
+    options = UpscaleOptions(
+        scale=scale,
+        runtime=RuntimeOptions(model=model, device=device, precision=precision, backend=backend,
+                               batch_size=batch_size, tile=tile),
+        video=VideoEncoding(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=not no_audio),
+        image=ImageEncoding(gif_palette=gif_palette, dither=dither, quality=quality, background=background),
+        temporal_blend=temporal_blend,
+    )
+
+    def line(r: dict[str, Any]) -> str:
+        if "error" in r:
+            return f"{r['input']}: failed: {r['error']}"
+        (iw, ih), (ow, oh) = r["input_size"], r["output_size"]
+        return f"{r['output']}: {r['frames']} frame(s) {iw}x{ih} → {ow}x{oh} in {r['seconds']:.1f} s ({r['fps']:.2f} fps)"
+
+    if input.is_dir():
+        folder = upscale_folder(input, output, options, overwrite=overwrite, progress=not quiet)
+        rows = folder.as_rows()
+        report(rows, as_json=as_json, quiet=quiet, lines=lambda: map(line, rows))
+        if folder.failures:
+            raise BackendError(f"{len(folder.failures)} of {len(rows)} files failed (listed above)")
+        return
+    summary: Summary = upscale(input, output, options, overwrite=overwrite, progress=not quiet)
+    row = summary.as_dict()
+    report(row, as_json=as_json, quiet=quiet, lines=lambda: [line(row)])

@@ -1,0 +1,246 @@
+"""Video in: a stream description probed once, and a frame source that demuxes and decodes.
+
+`probe` opens the file, reads the video stream's parameters and decodes its first frame for what
+only a frame says (colour matrix and range, rotation); the result is frozen. `VideoSource` then
+yields every video frame with its own timestamp, RGB through swscale or untouched YUV planes,
+interleaved with the packets of the streams to copy as the file holds them; what decoding met
+(damage, an early end, timestamp gaps) is kept apart, in `DecodeStats`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.container
+import av.stream
+
+from vsr.errors import InputError
+from vsr.media import colour
+from vsr.media.frames import Frame, Item, RgbFrame, YuvFrame
+
+
+@dataclass(frozen=True)
+class Track:
+    """A stream of the input other than the video: what the output may copy."""
+
+    index: int
+    type: str  # "audio", "subtitle", "data", "attachment" …
+    codec: str
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """The input's video stream and container, as probed before any work."""
+
+    path: Path
+    width: int
+    height: int
+    pix_fmt: str
+    time_base: Fraction
+    average_rate: Fraction | None
+    frames: int  # 0 when the container does not say
+    colour: colour.ColourInfo
+    rotation: int = 0  # counter-clockwise degrees from the display matrix, carried to the output
+    sample_aspect_ratio: Fraction | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)  # the container's (title, …)
+    stream_metadata: Mapping[str, str] = field(default_factory=dict)  # the video stream's (language, handler, …)
+    tracks: tuple[Track, ...] = ()
+
+    @property
+    def high_depth(self) -> bool:
+        """More than 8 bits per component: RGB must be 16-bit to keep it."""
+        return colour.is_high_depth(self.pix_fmt)
+
+    def tracks_of(self, kind: str) -> list[Track]:
+        return [t for t in self.tracks if t.type == kind]
+
+
+def open_input(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a media file")
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except PermissionError as exc:
+        raise InputError(f"{path}: cannot be read (permission denied)") from exc
+    except (av.error.InvalidDataError, av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a media file PyAV/FFmpeg can read ({exc})") from exc
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"{path}: has no video stream")
+    return container
+
+
+def probe(path: Path) -> VideoInfo:
+    """The input's video description; an input whose video has no size or no decodable frame is
+    refused here, before any work."""
+    with open_input(path) as container:
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        if not ctx.width or not ctx.height:
+            raise InputError(f"{path}: its video stream has no frame size (truncated or corrupt?)")
+        tracks = tuple(Track(s.index, s.type, s.codec_context.name if s.codec_context is not None else "?")
+                       for s in container.streams if s is not stream)
+        stream.thread_type = "AUTO"
+        first = _first_frame(container, stream)
+        if first is None:
+            raise InputError(f"{path}: no video frame could be decoded")
+        return VideoInfo(
+            path=path,
+            width=ctx.width,
+            height=ctx.height,
+            pix_fmt=ctx.pix_fmt or first.format.name,
+            time_base=stream.time_base or Fraction(1, 90000),
+            average_rate=stream.average_rate,
+            frames=stream.frames or 0,
+            colour=colour.describe(first),
+            rotation=int(first.rotation or 0),
+            sample_aspect_ratio=stream.sample_aspect_ratio or ctx.sample_aspect_ratio,
+            metadata=dict(container.metadata),
+            stream_metadata=dict(stream.metadata),
+            tracks=tracks,
+        )
+
+
+def _first_frame(container: av.container.InputContainer, stream: av.VideoStream) -> av.VideoFrame | None:
+    try:
+        for packet in container.demux(stream):
+            try:
+                for frame in packet.decode():  # the last, empty packet drains the decoder
+                    return frame
+            except av.error.FFmpegError:
+                continue
+    except av.error.FFmpegError:
+        pass
+    return None
+
+
+@dataclass
+class DecodeStats:
+    """What decoding met, apart from the frames themselves."""
+
+    frames: int = 0
+    corrupt_packets: int = 0
+    timestamp_gaps: int = 0  # jumps of two frame durations or more: frames lost to damage, or VFR
+    ended_early: str | None = None  # the demuxer's complaint when the file stopped short
+    last: tuple[int, int] | None = None  # (pts, duration) of the previous frame
+
+    def count(self, frame: av.VideoFrame) -> None:
+        self.frames += 1
+        duration = int(frame.duration or 0)
+        if frame.pts is not None and self.last is not None:
+            last_pts, last_duration = self.last
+            if last_duration and last_duration == duration and frame.pts - last_pts >= 2 * duration:
+                self.timestamp_gaps += 1
+        if frame.pts is not None:
+            self.last = (frame.pts, duration)
+
+
+def _never(pix_fmt: str) -> bool:
+    return False
+
+
+class VideoSource:
+    """The frames of `info`'s video and the packets of the `copy` streams, in file order.
+
+    Frames come as RGB (swscale, with the stream's matrix and range), or as their YUV planes
+    untouched where `planes_for(pix_fmt)` says so (the model's device then converts them).
+    A packet that fails to decode is skipped and counted, never fatal: the rest of the video
+    still comes through, and `warnings()` says how many were lost.
+    """
+
+    def __init__(self, info: VideoInfo, *, copy: Sequence[int] = (),
+                 planes_for: Callable[[str], bool] = _never) -> None:
+        self.info, self.path, self.planes_for = info, info.path, planes_for
+        self.stats = DecodeStats()
+        self._container = open_input(info.path)
+        self._video = self._container.streams.video[0]
+        self._video.thread_type = "AUTO"
+        self._copy = [self._container.streams[i] for i in copy]
+
+    @property
+    def expected_frames(self) -> int:
+        return self.info.frames
+
+    @property
+    def copy_streams(self) -> list[av.stream.Stream]:
+        """The input streams whose packets this source yields: templates for the output's."""
+        return list(self._copy)
+
+    def decoded(self) -> Iterator[av.VideoFrame]:
+        """The video frames alone, decoded and not converted (what `vsr bench` times as decode)."""
+        for item in self._demux_decode([]):
+            if isinstance(item, av.VideoFrame):
+                yield item
+
+    def convert(self, frame: av.VideoFrame) -> Frame:
+        """A decoded frame as vsr carries it: its planes where the device converts, else RGB."""
+        time_base = frame.time_base or self._video.time_base or self.info.time_base
+        duration = int(frame.duration or 0) or None
+        if self.planes_for(frame.format.name):
+            y, u, v = colour.planes_of(frame)
+            return YuvFrame(planes=(y, u, v), pix_fmt=frame.format.name, pts=frame.pts, time_base=time_base,
+                            duration=duration)
+        rgb = colour.to_rgb(frame, self.info.colour, high_depth=self.info.high_depth)
+        return RgbFrame(rgb=rgb, pts=frame.pts, time_base=time_base, duration=duration)
+
+    def __iter__(self) -> Iterator[Item]:
+        for item in self._demux_decode(self._copy):
+            if isinstance(item, av.VideoFrame):
+                self.stats.count(item)
+                yield self.convert(item)
+            else:
+                yield item
+
+    def _demux_decode(self, copy: list[av.stream.Stream]) -> Iterator[av.VideoFrame | av.Packet]:
+        packets = self._container.demux([self._video, *copy])
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.error.FFmpegError as exc:
+                # A truncated or damaged file: keep every frame that decoded, drain the decoder, and say so.
+                self.stats.ended_early = str(exc.strerror or exc)
+                try:
+                    yield from self._video.codec_context.decode(None)
+                except av.error.FFmpegError:
+                    pass
+                return
+            if packet.stream is not self._video:
+                if packet.size:  # flush packets carry nothing for a remuxer
+                    yield packet
+                continue
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                self.stats.corrupt_packets += 1
+                continue
+            yield from frames
+
+    def warnings(self) -> list[str]:
+        s, out = self.stats, []
+        if s.ended_early is not None:
+            out.append(f"{self.path}: the input ends early ({s.ended_early}); kept every frame that decoded")
+        if s.timestamp_gaps:
+            out.append(f"the video timestamps jump by two frame durations or more {s.timestamp_gaps} time(s): "
+                       "frames missing from a damaged input, or a variable frame rate; every timestamp is kept as it is")
+        if s.corrupt_packets:
+            out.append(f"{s.corrupt_packets} corrupt video packet(s) skipped")
+        if self.info.frames and s.frames != self.info.frames:
+            out.append(f"the input declares {self.info.frames} frames; {s.frames} decoded")
+        return out
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> VideoSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

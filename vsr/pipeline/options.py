@@ -1,0 +1,109 @@
+"""What `vsr upscale` can be asked, as frozen, validated option records: how the model runs
+(`RuntimeOptions`), how video is encoded (`VideoEncoding`), how animated and still images are
+written (`ImageEncoding`), and `UpscaleOptions` holding them.
+
+Every record is checked when it is made, so a bad value is a one-line usage error before any
+file is opened. The closed sets of choices come from the layers that own them (vsr.runtime,
+vsr.media.animated); the CLI offers the same ones. Importing this module loads nothing heavy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from vsr.errors import InputError
+from vsr.media.animated import DEFAULT_DITHER, DITHERS, GIF_PALETTES, Dither, GifPalette
+from vsr.models import DEFAULT_MODEL
+from vsr.runtime import BACKENDS, COLOUR_CONVERSIONS, PRECISIONS, Backend, ColourConversion, Precision, is_device_name
+
+
+def _choice(option: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise InputError(f"invalid {option} {value!r}: use {', '.join(choices)}")
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """Which model runs, where and how."""
+
+    model: str = DEFAULT_MODEL  # a name in the catalogue or a model file
+    device: str = "auto"  # auto, cpu, cuda or cuda:N
+    precision: Precision = "auto"
+    backend: Backend = "auto"
+    batch_size: int | None = None  # frames per model call; None: 4 on a GPU, 1 on a CPU
+    tile: int = 0  # tile size in pixels; 0: whole frames (tiles engage by themselves on out-of-memory)
+    colour_conversion: ColourConversion = "auto"
+
+    def __post_init__(self) -> None:
+        if not is_device_name(self.device):
+            raise InputError(f"invalid --device {self.device!r}: use auto, cpu, cuda or cuda:N")
+        _choice("--precision", self.precision, PRECISIONS)
+        _choice("--backend", self.backend, BACKENDS)
+        _choice("colour conversion", self.colour_conversion, COLOUR_CONVERSIONS)
+        if self.batch_size is not None and self.batch_size < 1:
+            raise InputError(f"invalid --batch-size {self.batch_size}: must be at least 1")
+        if self.tile < 0:
+            raise InputError(f"invalid --tile {self.tile}: 0 (off) or a size in pixels")
+
+
+@dataclass(frozen=True)
+class VideoEncoding:
+    """How a video output is encoded. None: the container's default codec, the encoder's own
+    CRF and preset, the input's pixel format where the encoder takes it."""
+
+    codec: str | None = None
+    crf: int | None = None
+    preset: str | None = None
+    pix_fmt: str | None = None
+    audio: bool = True  # copy the audio tracks
+
+
+@dataclass(frozen=True)
+class ImageEncoding:
+    """How animated and still image outputs are written."""
+
+    gif_palette: GifPalette = "auto"
+    dither: Dither = DEFAULT_DITHER
+    quality: int | None = None  # WebP and JPEG, 0-100; None: lossless WebP, JPEG 95
+    background: str | None = None  # a colour name or #rrggbb under transparency, for outputs without alpha
+
+    def __post_init__(self) -> None:
+        _choice("--gif-palette", self.gif_palette, GIF_PALETTES)
+        _choice("--dither", self.dither, DITHERS)
+        if self.quality is not None and not 0 <= self.quality <= 100:
+            raise InputError(f"invalid --quality {self.quality}: 0 to 100")
+        if self.background is not None:
+            parse_colour(self.background)  # a bad colour is a usage error whatever the output
+
+    @property
+    def background_rgb(self) -> tuple[int, int, int] | None:
+        return None if self.background is None else parse_colour(self.background)
+
+
+def parse_colour(value: str) -> tuple[int, int, int]:
+    """A colour name or #rrggbb as RGB."""
+    from PIL import ImageColor
+
+    try:
+        rgb = ImageColor.getrgb(value)
+    except ValueError as exc:
+        raise InputError(f"invalid --background {value!r}: a colour name or #rrggbb") from exc
+    return rgb[0], rgb[1], rgb[2]
+
+
+@dataclass(frozen=True)
+class UpscaleOptions:
+    """Everything that decides what `vsr.upscale` writes."""
+
+    scale: float | None = None  # None: the model's own; at most the model's
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
+    video: VideoEncoding = field(default_factory=VideoEncoding)
+    image: ImageEncoding = field(default_factory=ImageEncoding)
+    temporal_blend: float = 0.0  # 0 = off; up to 0.9: blend with the previous output where nothing moved
+
+    def __post_init__(self) -> None:
+        if self.scale is not None and not (math.isfinite(self.scale) and self.scale > 0):
+            raise InputError(f"invalid --scale {self.scale:g}: must be positive and finite")
+        if not 0 <= self.temporal_blend < 1:
+            raise InputError(f"invalid --temporal-blend {self.temporal_blend:g}: 0 (off) up to, not including, 1")

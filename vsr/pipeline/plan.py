@@ -1,0 +1,193 @@
+"""The output plan: from a probed input, the options and the model's scale, everything the run
+will do, decided and checked before any frame is decoded. Which writer and with what settings,
+the output size, which streams are copied, and the warnings that are known up front."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from vsr.errors import InputError, OutputError
+from vsr.media import containers
+from vsr.media.animated.source import MS, AnimationInfo, is_animated
+from vsr.media.animated.source import probe as probe_animation
+from vsr.media.animated.writer import AnimationSinkSpec, check_size
+from vsr.media.colour import RGB_SOURCE
+from vsr.media.image import DEFAULT_QUALITY, ImageInfo, ImageSinkSpec, probe_image
+from vsr.media.kinds import (ANIMATED_OUTPUTS, ANIMATED_SUFFIXES, IMAGE_SUFFIXES, OutputKind, is_image,
+                             suffix)
+from vsr.media.sinks import SinkSpec
+from vsr.media.sources import InputInfo
+from vsr.media.video_sink import VideoSinkSpec
+from vsr.media.video_source import VideoInfo
+from vsr.media.video_source import probe as probe_video
+from vsr.pipeline.options import ImageEncoding, UpscaleOptions, VideoEncoding
+
+
+@dataclass(frozen=True)
+class Plan:
+    input: Path
+    output: Path
+    source: InputInfo
+    kind: OutputKind
+    sink: SinkSpec
+    in_size: tuple[int, int]  # (width, height)
+    out_size: tuple[int, int]
+    codec: str  # as the summary names it
+    pix_fmt: str
+    frames: int  # expected; 0 when unknown
+    copy_streams: tuple[int, ...] = ()  # input stream indices carried over
+    warnings: tuple[str, ...] = ()
+
+
+def probe_input(path: Path, output: Path) -> InputInfo:
+    """The input's description, read before any work: a video, an animation (also a still image
+    going to .gif or .apng), or a still image."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; upscale a folder with vsr.upscale_folder")
+    if suffix(path) in IMAGE_SUFFIXES | ANIMATED_SUFFIXES:
+        if is_animated(path) or suffix(output) in (".gif", ".apng"):
+            return probe_animation(path)
+        return probe_image(path)
+    return probe_video(path)
+
+
+def scaled(width: int, height: int, scale: float) -> tuple[int, int]:
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def make_plan(info: InputInfo, output: Path, options: UpscaleOptions, scale: float) -> Plan:
+    """What upscaling `info` by `scale` into `output` takes; refuses what cannot be written."""
+    if isinstance(info, VideoInfo):
+        return _plan_video(info, output, options, scale)
+    if isinstance(info, AnimationInfo):
+        return _plan_animation(info, output, options, scale)
+    return _plan_image(info, output, options, scale)
+
+
+@dataclass(frozen=True)
+class _Encoder:
+    codec: str
+    pix_fmt: str
+    size: tuple[int, int]
+    warnings: tuple[str, ...]
+
+
+def _video_encoder(output: Path, video: VideoEncoding, *, source_pix_fmt: str, size: tuple[int, int]) -> _Encoder:
+    """Encoder, pixel format and frame size for a video output, checked before any work."""
+    codec_name = video.codec or containers.default_codec(output)
+    try:
+        codec = av.Codec(codec_name, "w")
+    except (av.error.FFmpegError, ValueError) as exc:
+        raise InputError(f"unknown encoder --codec {codec_name!r}") from exc
+    out_fmt = containers.choose_pix_fmt(codec, video.pix_fmt or source_pix_fmt)
+    if video.pix_fmt and out_fmt != video.pix_fmt:
+        raise InputError(f"--pix-fmt {video.pix_fmt}: {codec_name} cannot encode it")
+    warnings = []
+    if out_fmt != source_pix_fmt and not video.pix_fmt:
+        warnings.append(f"{codec_name} cannot encode {source_pix_fmt}; writing {out_fmt}")
+    out_size = containers.even_size(*size, out_fmt)
+    if out_size != size:
+        warnings.append(f"output size {size[0]}x{size[1]} rounded to {out_size[0]}x{out_size[1]} for {out_fmt}")
+    containers.check_encoder(codec_name, width=out_size[0], height=out_size[1], pix_fmt=out_fmt,
+                             options=containers.encoder_options(video.crf, video.preset))
+    return _Encoder(codec_name, out_fmt, out_size, tuple(warnings))
+
+
+def _animation_spec(output: Path, image: ImageEncoding, size: tuple[int, int], *, plays: int, has_alpha: bool,
+                    gif_palette: str) -> AnimationSinkSpec:
+    check_size(output, *size)
+    palette = "per-frame" if gif_palette == "per-frame" else "global"
+    return AnimationSinkSpec(width=size[0], height=size[1], plays=plays, has_alpha=has_alpha, gif_palette=palette,
+                             dither=image.dither, quality=image.quality)
+
+
+def _plan_video(info: VideoInfo, output: Path, options: UpscaleOptions, scale: float) -> Plan:
+    warnings = [f"{t.type} stream #{t.index} is not carried over" for t in info.tracks
+                if t.type not in ("audio", "subtitle")]
+    audio, subtitles = info.tracks_of("audio"), info.tracks_of("subtitle")
+    common = {"input": info.path, "output": output, "source": info, "in_size": (info.width, info.height),
+              "frames": info.frames}
+    if suffix(output) in ANIMATED_OUTPUTS:
+        size = scaled(info.width, info.height, scale)
+        gif_palette = "global" if options.image.gif_palette == "auto" else options.image.gif_palette
+        spec = _animation_spec(output, options.image, size, plays=0, has_alpha=False, gif_palette=gif_palette)
+        if audio or subtitles:
+            warnings.append(f"{output.suffix} holds pictures only: audio and subtitle tracks left out")
+        return Plan(**common, kind=ANIMATED_OUTPUTS[suffix(output)], sink=spec, out_size=size,
+                    codec=suffix(output).lstrip("."), pix_fmt="rgb24", warnings=tuple(warnings))
+    encoder = _video_encoder(output, options.video, source_pix_fmt=info.pix_fmt,
+                             size=(round(info.width * scale), round(info.height * scale)))
+    warnings += encoder.warnings
+    copy = [t.index for t in audio] if options.video.audio else []
+    if audio and not options.video.audio:
+        warnings.append(f"{len(audio)} audio track(s) left out (--no-audio)")
+    for sub in subtitles:
+        if containers.can_hold_subtitle(output, sub.codec):
+            copy.append(sub.index)
+        else:
+            warnings.append(f"subtitle track #{sub.index} ({sub.codec}) cannot go into {output.suffix}; "
+                            "left out (use .mkv to keep it)")
+    spec = VideoSinkSpec(codec=encoder.codec, pix_fmt=encoder.pix_fmt, width=encoder.size[0], height=encoder.size[1],
+                         time_base=info.time_base, colour=info.colour, average_rate=info.average_rate,
+                         crf=options.video.crf, preset=options.video.preset, rotation=info.rotation,
+                         sample_aspect_ratio=info.sample_aspect_ratio, metadata=info.metadata,
+                         stream_metadata=info.stream_metadata)
+    return Plan(**common, kind=OutputKind.VIDEO, sink=spec, out_size=encoder.size, codec=encoder.codec,
+                pix_fmt=encoder.pix_fmt, copy_streams=tuple(sorted(copy)), warnings=tuple(warnings))
+
+
+def _plan_animation(info: AnimationInfo, output: Path, options: UpscaleOptions, scale: float) -> Plan:
+    out_suffix = suffix(output)
+    size = scaled(info.width, info.height, scale)
+    common = {"input": info.path, "output": output, "source": info, "in_size": (info.width, info.height),
+              "frames": info.frames}
+    warnings: list[str] = []
+    if out_suffix in ANIMATED_OUTPUTS:
+        gif_palette = options.image.gif_palette
+        if gif_palette == "auto":
+            gif_palette = auto_gif_palette(info)
+        spec = _animation_spec(output, options.image, size, plays=info.plays, has_alpha=info.has_alpha,
+                               gif_palette=gif_palette)
+        if out_suffix == ".gif" and info.format != "GIF" and info.duration_ms % 10:
+            warnings.append("GIF delays are whole centiseconds: delays rounded (the total running time is kept)")
+        pix_fmt = "pal8" if out_suffix == ".gif" else ("rgba" if info.has_alpha else "rgb24")
+        return Plan(**common, kind=ANIMATED_OUTPUTS[out_suffix], sink=spec, out_size=size,
+                    codec="apng" if out_suffix == ".png" else out_suffix.lstrip("."), pix_fmt=pix_fmt,
+                    warnings=tuple(warnings))
+    if out_suffix not in containers.DEFAULT_CODECS and options.video.codec is None:
+        raise OutputError(f"{output}: an animated image becomes .gif, .webp, .png/.apng, or a video "
+                          f"({', '.join(containers.DEFAULT_CODECS)})")
+    encoder = _video_encoder(output, options.video, source_pix_fmt="yuv420p", size=size)
+    warnings += encoder.warnings
+    fill = options.image.background_rgb or info.background or (0, 0, 0)
+    if info.has_alpha:
+        warnings.append(f"{output.suffix} holds no transparency: composited over #{bytes(fill).hex()}")
+    rate = Fraction(info.frames * 1000, info.duration_ms) if info.duration_ms else None
+    spec = VideoSinkSpec(codec=encoder.codec, pix_fmt=encoder.pix_fmt, width=encoder.size[0], height=encoder.size[1],
+                         time_base=MS, colour=RGB_SOURCE, average_rate=rate, crf=options.video.crf,
+                         preset=options.video.preset, background=fill)
+    return Plan(**common, kind=OutputKind.VIDEO, sink=spec, out_size=encoder.size, codec=encoder.codec,
+                pix_fmt=encoder.pix_fmt, warnings=tuple(warnings))
+
+
+def auto_gif_palette(info: AnimationInfo) -> str:
+    """One palette for all frames, unless the source is a GIF whose frames needed different
+    palettes (more than 256 colours in all). Measured (benchmarks/README.md): a palette per frame
+    gained 0.2 dB but made static areas flicker, as each frame's palette differs a little."""
+    return "per-frame" if info.format == "GIF" and info.colours > 256 else "global"
+
+
+def _plan_image(info: ImageInfo, output: Path, options: UpscaleOptions, scale: float) -> Plan:
+    if not is_image(output):
+        raise OutputError(f"{output}: a still image needs an image output ({', '.join(sorted(IMAGE_SUFFIXES))}, .gif)")
+    quality = DEFAULT_QUALITY if options.image.quality is None else options.image.quality
+    return Plan(input=info.path, output=output, source=info, kind=OutputKind.IMAGE,
+                sink=ImageSinkSpec(quality=quality, carry=info.carry), in_size=(info.width, info.height),
+                out_size=scaled(info.width, info.height, scale), codec=suffix(output).lstrip("."),
+                pix_fmt="rgba" if info.has_alpha else "rgb24", frames=1)

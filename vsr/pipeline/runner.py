@@ -1,0 +1,146 @@
+"""The threaded runner: read → model → write in three threads joined by bounded queues, so memory
+stays flat however long the input is, and decoding and encoding (PyAV releases the GIL in codec
+calls) overlap the model.
+
+The model runs in the calling thread, so Ctrl-C lands there; the first error anywhere stops all
+three, and the sink is aborted: nothing half-written stays behind.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import av
+
+from vsr.errors import BackendError, InputError, VsrError
+from vsr.media.frames import Frame, FrameSink, FrameSource, Item, RgbFrame, SinkReport, YuvFrame
+
+QUEUE_FRAMES = 8  # per queue: enough to keep every stage busy, small enough to bound memory
+
+BatchProcess = Callable[[list[Frame]], list[Frame]]
+T = TypeVar("T")
+
+
+class _Done:
+    """The end of a queue's items."""
+
+
+_DONE = _Done()
+
+
+class _Stages:
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+
+    def put(self, q: queue.Queue[T], item: T) -> bool:
+        while not self.stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def get(self, q: queue.Queue[T | _Done]) -> T | _Done:
+        while not self.stop.is_set():
+            try:
+                return q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        return _DONE
+
+    def items(self, q: queue.Queue[T | _Done]) -> Iterator[T]:
+        while not isinstance(item := self.get(q), _Done):
+            yield item
+
+    def guarded(self, fn: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                fn()
+            except BaseException as exc:  # handed to the main thread, which raises it
+                self.errors.append(exc)
+                self.stop.set()
+        return run
+
+
+def run(source: FrameSource, sink: FrameSink, process: BatchProcess, *, batch: int, progress: bool) -> SinkReport:
+    """Every item of `source` into `sink`, frames through `process` in batches of `batch`.
+    Returns the sink's report; raises the first error any stage met."""
+    from tqdm import tqdm
+
+    decoded: queue.Queue[Item | _Done] = queue.Queue(QUEUE_FRAMES)
+    upscaled: queue.Queue[Item | _Done] = queue.Queue(QUEUE_FRAMES)
+    stages = _Stages()
+    reports: list[SinkReport] = []
+    bar = tqdm(total=source.expected_frames or None, unit="frame", file=sys.stderr, disable=not progress,
+               dynamic_ncols=True, leave=False)
+
+    def read() -> None:
+        for item in source:
+            if not stages.put(decoded, item):
+                return
+        stages.put(decoded, _DONE)
+
+    def write() -> None:
+        frames = 0
+        for item in stages.items(upscaled):
+            if isinstance(item, RgbFrame | YuvFrame):
+                sink.write(item)
+                frames += 1
+                bar.update(1)
+            else:
+                sink.mux(item)
+        if stages.stop.is_set():
+            return
+        if frames == 0:
+            raise InputError(f"{source.path}: no frame could be decoded")
+        reports.append(sink.finish())
+
+    def infer() -> None:
+        frames: list[Frame] = []
+
+        def flush() -> None:
+            if frames:
+                for out in process(frames):
+                    stages.put(upscaled, out)
+                frames.clear()
+
+        for item in stages.items(decoded):
+            if isinstance(item, RgbFrame | YuvFrame):
+                if frames and type(item) is not type(frames[0]):
+                    flush()  # a batch is all planes or all RGB
+                frames.append(item)
+                if len(frames) >= batch:
+                    flush()
+            else:
+                stages.put(upscaled, item)
+        flush()
+        stages.put(upscaled, _DONE)
+
+    threads = [threading.Thread(target=stages.guarded(read), name="vsr-read", daemon=True),
+               threading.Thread(target=stages.guarded(write), name="vsr-write", daemon=True)]
+    try:
+        for t in threads:
+            t.start()
+        stages.guarded(infer)()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.1)
+    finally:
+        stages.stop.set()
+        bar.close()
+        for t in threads:
+            t.join()
+        if not reports:
+            sink.abort()  # nothing half-written stays behind
+    if stages.errors:
+        exc = stages.errors[0]
+        if isinstance(exc, av.error.FFmpegError | OSError) and not isinstance(exc, VsrError):
+            raise BackendError(f"{sink.path}: processing failed and nothing was written ({exc})") from exc
+        raise exc
+    return reports[0]

@@ -1,0 +1,29 @@
+"""Runtime: running a model on frames. Device and precision (`device`), the `Engine` with its
+public stages upload → infer → download, backends (eager, torch.compile, TensorRT), tiling, YUV ↔
+RGB on the device, alpha handling and temporal blending.
+
+Importing this package loads nothing heavy: the choices below are read by the CLI and by the
+option types of vsr.pipeline before torch is needed.
+"""
+
+import re
+from typing import Literal, get_args
+
+# Inference precision: auto (fp16 on CUDA; on a CPU bf16 where it measures faster, else fp32).
+Precision = Literal["auto", "fp32", "fp16", "bf16"]
+PRECISIONS: tuple[Precision, ...] = get_args(Precision)
+# How the network runs: auto (the fastest that builds here), eager PyTorch, torch.compile, TensorRT.
+Backend = Literal["auto", "eager", "compile", "tensorrt"]
+BACKENDS: tuple[Backend, ...] = get_args(Backend)
+# Where YUV ↔ RGB happens: auto (on the model's device when that is a GPU, else swscale on the
+# CPU), always on the model's device, or always swscale.
+ColourConversion = Literal["auto", "device", "swscale"]
+COLOUR_CONVERSIONS: tuple[ColourConversion, ...] = get_args(ColourConversion)
+
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def is_device_name(name: str) -> bool:
+    """Whether `name` is a device vsr accepts (auto, cpu, cuda, cuda:N); whether it is present
+    is checked when the engine is built."""
+    return _DEVICE.fullmatch(name) is not None

@@ -1,0 +1,155 @@
+"""Running a model on batches of frames, in three public stages:
+
+    upload   host frames (RGB, or YUV planes converted on the device) → NCHW float in [0, 1]
+    infer    the network at the output size: fixed-shape batches for compiled backends,
+             out-of-memory recovery (smaller batches, then overlapping tiles; never a dropped
+             frame), a NaN guard for half precision, temporal blending
+    download NCHW float → host frames (RGB, or the output's YUV planes converted on the device)
+
+The pipeline runs them in sequence; `vsr bench` times each on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch.nn import functional as F
+
+from vsr.errors import BackendError
+from vsr.models.descriptor import Model, Runner
+from vsr.runtime import Backend, backends, tiling, yuv
+from vsr.runtime.temporal import TemporalBlend
+
+Planes = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class Engine:
+    """Upscales batches to `out_size` (height, width) with `model`, on `device` in `dtype`.
+
+    With a shape-specialised backend (compile, tensorrt) every batch is padded to `batch` frames
+    of `in_size`, so the engine is built once; a short last batch repeats its last frame.
+    Integer frames are uint8 (8-bit) or int32 holding 16-bit values.
+    """
+
+    model: Model
+    device: torch.device
+    dtype: torch.dtype
+    out_size: tuple[int, int]
+    tile: int = 0  # 0: whole frames (tiles engage by themselves on out-of-memory)
+    backend: Backend = "eager"
+    in_size: tuple[int, int] | None = None  # (height, width); needed by compile and tensorrt
+    batch: int = 1
+    temporal: TemporalBlend | None = None  # blends each output with the previous one (stateful)
+    warnings: list[str] = field(default_factory=list)
+    backend_used: Backend = field(default="eager", init=False)
+    _runner: Runner | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.dtype != torch.float32 and not self.model.half_precision:
+            self._warn(f"{self.model.name} is not safe in half precision: running it in fp32")
+            self.dtype = torch.float32
+        self.model.to(self.device, self.dtype)
+        # channels_last is the faster layout for these convolution stacks on both CPU and GPU.
+        self.model.model.to(memory_format=torch.channels_last)
+        if backends.candidates(self.backend, self.device) != ["eager"]:
+            if self.in_size is None:
+                raise ValueError("compile and tensorrt backends need in_size")
+            shape = (self.batch, 3, *self.model.padded_size(*self.in_size))
+            self._runner, self.backend_used, built = backends.prepare(
+                self.model.model, backend=self.backend, shape=shape, dtype=self.dtype, device=self.device)
+            for message in built:
+                self._warn(message)
+
+    # -- the stages --------------------------------------------------------------------------
+
+    def upload(self, frames: torch.Tensor) -> torch.Tensor:
+        """NHWC integer RGB on the host → NCHW float in [0, 1] on the device."""
+        peak = 65535.0 if frames.dtype == torch.int32 else 255.0
+        return self._to_device(frames).permute(0, 3, 1, 2).float().div_(peak)
+
+    def upload_planes(self, planes: list[torch.Tensor], src: yuv.YuvFormat) -> torch.Tensor:
+        """N×H×W Y, U, V code values on the host → NCHW float RGB in [0, 1], converted on the device."""
+        y, u, v = (self._to_device(p) for p in planes)
+        return yuv.to_rgb(y, u, v, src)
+
+    @torch.inference_mode()
+    def infer(self, x: torch.Tensor) -> torch.Tensor:
+        """NCHW float in [0, 1] on the device → at `out_size`, clamped to [0, 1]."""
+        n = x.shape[0]
+        if self.backend_used != "eager" and n < self.batch:
+            x = torch.cat([x, x[-1:].expand(self.batch - n, *x.shape[1:])])
+        y = self._run(x)[:n]
+        if y.shape[-2:] != self.out_size:
+            y = F.interpolate(y.float(), size=self.out_size, mode="bicubic", antialias=True, align_corners=False)
+        y = y.float().clamp_(0, 1)
+        return self.temporal(x[:n], y) if self.temporal is not None else y
+
+    def download(self, y: torch.Tensor, *, high_depth: bool = False) -> torch.Tensor:
+        """NCHW float in [0, 1] → NHWC RGB on the host: uint8, or int32 holding 16-bit values."""
+        peak = 65535.0 if high_depth else 255.0
+        out = y.mul(peak).round_().permute(0, 2, 3, 1)
+        return out.to("cpu", dtype=torch.int32 if high_depth else torch.uint8)
+
+    def download_planes(self, y: torch.Tensor, dst: yuv.YuvFormat) -> Planes:
+        """NCHW float RGB → the output's Y, U, V planes on the host, converted on the device."""
+        yy, u, v = yuv.from_rgb(y, dst)
+        return yy.to("cpu"), u.to("cpu"), v.to("cpu")
+
+    # -- the stages in sequence ----------------------------------------------------------------
+
+    @torch.inference_mode()
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        """NHWC integer RGB → the same at `out_size`."""
+        return self.download(self.infer(self.upload(frames)), high_depth=frames.dtype == torch.int32)
+
+    @torch.inference_mode()
+    def upscale_planes(self, planes: list[torch.Tensor], src: yuv.YuvFormat, dst: yuv.YuvFormat | None
+                       ) -> Planes | torch.Tensor:
+        """YUV planes → upscaled planes in `dst`; with `dst` None, NHWC uint8 RGB."""
+        y = self.infer(self.upload_planes(planes, src))
+        return self.download(y) if dst is None else self.download_planes(y, dst)
+
+    # -- inside infer --------------------------------------------------------------------------
+
+    def _to_device(self, t: torch.Tensor) -> torch.Tensor:
+        if self.device.type == "cuda":  # from pinned memory the copy is asynchronous
+            return t.pin_memory().to(self.device, non_blocking=True)
+        return t
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        try:
+            y = self._forward(x)
+        except torch.cuda.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            if x.shape[0] > 1:
+                half = x.shape[0] // 2
+                self._warn("out of GPU memory: splitting the batch")
+                return torch.cat([self._run(x[:half]), self._run(x[half:])])
+            if self.tile == 0 or self.tile > tiling.MIN_TILE:
+                self.tile = max(tiling.MIN_TILE, (max(x.shape[-2:]) // 2) if self.tile == 0 else self.tile // 2)
+                self._warn("out of GPU memory: tiling frames")
+                return self._run(x)
+            raise BackendError(f"out of GPU memory even with {tiling.MIN_TILE}-pixel tiles; try --device cpu") from None
+        if self.dtype != torch.float32 and not torch.isfinite(y).all():
+            self._warn("non-finite output in half precision: that batch was redone in fp32")
+            self.model.to(dtype=torch.float32)
+            try:
+                y = self._forward(x, runner_allowed=False)
+            finally:
+                self.model.to(dtype=self.dtype)
+        return y
+
+    def _forward(self, x: torch.Tensor, *, runner_allowed: bool = True) -> torch.Tensor:
+        runner = self._runner if runner_allowed else None
+        h, w = x.shape[-2:]
+        if self.tile and max(h, w) > self.tile:
+            return tiling.tiled(self.model, x, self.tile, runner=runner)
+        if self.device.type == "cpu" and (tile := tiling.cpu_tile(self.model, h, w)) is not None:
+            return tiling.tiled(self.model, x, tile, overlap=self.model.receptive_radius, runner=runner)
+        return self.model.run(x.contiguous(memory_format=torch.channels_last), runner)
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)

@@ -1,0 +1,40 @@
+"""Running a model over overlapping tiles: how the engine fits large frames in a GPU's memory
+after an out-of-memory error, and in a CPU's cache."""
+
+from __future__ import annotations
+
+import torch
+
+from vsr.models.descriptor import Model, Runner
+
+TILE_OVERLAP = 16  # for tiles forced by memory: enough for these networks' seams not to show
+MIN_TILE = 32
+# On the CPU a frame larger than this runs as tiles whose activations stay in cache: measured on
+# the compact model (2-core AVX-512), the cost per pixel rose 1.7× from 640×360 to 960×540.
+CPU_TILE = 480  # 480×480 ≈ 640×360 pixels
+MAX_EXACT_OVERLAP = 32  # tiles overlap by the receptive radius, so they are exact; beyond this not worth it
+
+
+def cpu_tile(model: Model, height: int, width: int) -> int | None:
+    """The tile size for a frame on the CPU, or None to run it whole: large frames as exact
+    cache-sized tiles, where the model's receptive radius keeps the overlap affordable."""
+    if height * width > CPU_TILE * CPU_TILE and model.receptive_radius <= MAX_EXACT_OVERLAP:
+        return CPU_TILE
+    return None
+
+
+def tiled(model: Model, x: torch.Tensor, tile: int, *, overlap: int = TILE_OVERLAP,
+          runner: Runner | None = None) -> torch.Tensor:
+    """Run the model over overlapping tiles and keep each tile's centre, so seams never show."""
+    n, c, h, w = x.shape
+    s = model.scale
+    out = x.new_empty(n, c, h * s, w * s)
+    for top in range(0, h, tile):
+        for left in range(0, w, tile):
+            t0, l0 = max(0, top - overlap), max(0, left - overlap)
+            t1, l1 = min(h, top + tile + overlap), min(w, left + tile + overlap)
+            piece = model.run(x[:, :, t0:t1, l0:l1].contiguous(memory_format=torch.channels_last), runner)
+            bottom, right = min(h, top + tile), min(w, left + tile)
+            out[:, :, top * s : bottom * s, left * s : right * s] = piece[
+                :, :, (top - t0) * s : (bottom - t0) * s, (left - l0) * s : (right - l0) * s]
+    return out
