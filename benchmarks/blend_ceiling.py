@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from quality import FRAMES, sample_clips
 from torch.nn import functional as F
 
-from quality import FRAMES, sample_clips
-from vsr.evaluate import read_frames, score, upscaler
-from vsr.media import degrade
+from vsr.quality import degrade
+from vsr.quality.evaluate import read_frames, score, upscaler
 
 HERE = Path(__file__).parent
 SCALE, CRF, MODEL = 4, 26, "realesr-animevideov3"

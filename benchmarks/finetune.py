@@ -19,8 +19,9 @@ from itertools import islice
 from pathlib import Path
 
 from quality import sample_clips
-from vsr.evaluate import read_frames, score, upscaler
-from vsr.media import degrade
+
+from vsr.quality import degrade
+from vsr.quality.evaluate import read_frames, score, upscaler
 from vsr.train.trainer import finetune
 
 HERE = Path(__file__).parent
@@ -38,7 +39,7 @@ def unseen_frames_score(clip: Path, frames: tuple[int, int], models: dict[str, s
     rows = {}
     for label, model in models.items():
         _, up = upscaler(model, SCALE, device=device)
-        rows[label] = {k: v for k, v in score(up(lr), hr, SCALE).items()} | {"frames": len(hr)}
+        rows[label] = {**score(up(lr), hr, SCALE), "frames": len(hr)}
         print(clip.name, label, rows[label], flush=True)
     return rows
 
@@ -46,8 +47,8 @@ def unseen_frames_score(clip: Path, frames: tuple[int, int], models: dict[str, s
 def parse_run_args(parser: argparse.ArgumentParser) -> tuple[argparse.Namespace, dict]:
     """The training benchmarks' shared --device and --results; returns the arguments and the
     result's head (date, device)."""
-    from vsr.bench import device_name
-    from vsr.engine import resolve_device
+    from vsr.bench.roofline import device_name
+    from vsr.runtime.device import resolve_device
 
     parser.add_argument("--device", default="auto")
     parser.add_argument("--results", type=Path, default=HERE / "results")

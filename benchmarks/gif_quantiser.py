@@ -28,10 +28,11 @@ import torch
 from PIL import Image
 
 import vsr
-from vsr.engine import Engine
-from vsr.media.gif import GifWriter
-from vsr.media.palette import GlobalPalette
-from vsr.media.reader import DecodedFrame
+from vsr.media.animated.gif import GifWriter
+from vsr.media.animated.palette import GlobalPalette
+from vsr.media.animated.writer import AnimationSinkSpec
+from vsr.media.frames import RgbFrame
+from vsr.runtime.engine import Engine
 
 HERE = Path(__file__).parent
 PHOTOS = sorted((HERE.parent / "tests" / "data" / "photos").glob("*.png"))
@@ -120,10 +121,10 @@ def compare_quantisers(frames_by_scene) -> list[dict]:
 def write_gif(path: Path, frames: list[np.ndarray], mode: str) -> list[np.ndarray]:
     """Through vsr's GIF writer and back through Pillow's decoder."""
     h, w = frames[0].shape[:2]
-    writer = GifWriter(path, width=w, height=h, plays=0, has_alpha=False, global_palette=mode == "global",
-                       dither="floyd-steinberg")
+    writer = GifWriter(path, AnimationSinkSpec(width=w, height=h, plays=0, has_alpha=False,
+                                               gif_palette="global" if mode == "global" else "per-frame"))
     for i, f in enumerate(frames):
-        writer.write(DecodedFrame(rgb=f, pts=40 * i, time_base=Fraction(1, 1000), duration=40))
+        writer.write(RgbFrame(rgb=f, pts=40 * i, time_base=Fraction(1, 1000), duration=40))
     writer.finish()
     with Image.open(path) as im:
         got = []

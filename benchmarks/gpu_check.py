@@ -18,8 +18,11 @@ import av
 import numpy as np
 import torch
 
-from vsr.bench import device_name, synthetic_clip
-from vsr.pipeline import upscale
+from vsr.bench.roofline import device_name
+from vsr.bench.synthetic import synthetic_clip
+from vsr.pipeline.options import RuntimeOptions, UpscaleOptions, VideoEncoding
+from vsr.pipeline.upscale import upscale
+from vsr.runtime import Backend, Precision
 
 
 def frames(path: Path) -> list[np.ndarray]:
@@ -37,6 +40,12 @@ def psnr(a, b) -> float:
     return float("inf") if mse == 0 else float(10 * np.log10(255**2 / mse))
 
 
+def options(device: str, precision: Precision = "auto", *, backend: Backend = "auto", codec: str | None = None,
+            temporal_blend: float = 0.0) -> UpscaleOptions:
+    return UpscaleOptions(runtime=RuntimeOptions(device=device, precision=precision, backend=backend),
+                          video=VideoEncoding(codec=codec), temporal_blend=temporal_blend)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=Path("."))
@@ -48,14 +57,14 @@ def main() -> int:
         clip = tmp / "clip.mp4"
         synthetic_clip(clip, (320, 180), 24)
         reference = tmp / "cpu.mkv"
-        upscale(clip, reference, device="cpu", precision="fp32", codec="ffv1", progress=False)
+        upscale(clip, reference, options("cpu", "fp32", codec="ffv1"), progress=False)
         ref_frames, ref_timing = frames(reference), timing(reference)
         for backend in ("eager", "compile", "tensorrt"):
             for precision in ("fp16", "bf16"):
                 out = tmp / f"gpu-{backend}-{precision}.mkv"
                 row = {"backend": backend, "precision": precision}
                 try:
-                    summary = upscale(clip, out, device="cuda", precision=precision, backend=backend, codec="ffv1",
+                    summary = upscale(clip, out, options("cuda", precision, backend=backend, codec="ffv1"),
                                       overwrite=True, progress=False)
                     got = frames(out)
                     row.update(backend_used=summary.backend, frames=len(got), timing_equal=timing(out) == ref_timing,
@@ -68,8 +77,8 @@ def main() -> int:
                 print(json.dumps(row), flush=True)
         # Temporal blending runs on the engine's device, inside the stream: the same blend as on the CPU.
         blended_cpu, blended_gpu = tmp / "blend-cpu.mkv", tmp / "blend-gpu.mkv"
-        upscale(clip, blended_cpu, device="cpu", precision="fp32", codec="ffv1", temporal_blend=0.5, progress=False)
-        upscale(clip, blended_gpu, device="cuda", precision="fp16", backend="eager", codec="ffv1", temporal_blend=0.5,
+        upscale(clip, blended_cpu, options("cpu", "fp32", codec="ffv1", temporal_blend=0.5), progress=False)
+        upscale(clip, blended_gpu, options("cuda", "fp16", backend="eager", codec="ffv1", temporal_blend=0.5),
                 progress=False)
         got = frames(blended_gpu)
         row = {"check": "temporal blend 0.5", "timing_equal": timing(blended_gpu) == ref_timing, "frames": len(got),
@@ -82,7 +91,7 @@ def main() -> int:
         synthetic_clip(cost_clip, (640, 360), 96)
         fps: dict[float, list[float]] = {}
         for x in (0.0, 0.5, 0.0, 0.5):  # alternated, so drift in the machine's speed hits both
-            fps.setdefault(x, []).append(upscale(cost_clip, tmp / "cost-out.mp4", device="cuda", temporal_blend=x,
+            fps.setdefault(x, []).append(upscale(cost_clip, tmp / "cost-out.mp4", options("cuda", temporal_blend=x),
                                                  overwrite=True, progress=False).fps)
         report["temporal_blend_cost"] = {"fps_off": max(fps[0.0]), "fps_blend_0.5": max(fps[0.5]),
                                          "cost_pct": round((1 - max(fps[0.5]) / max(fps[0.0])) * 100, 1)}
@@ -92,7 +101,7 @@ def main() -> int:
             src = tmp / f"len{n}.mp4"
             synthetic_clip(src, (640, 360), n)
             torch.cuda.reset_peak_memory_stats()
-            upscale(src, tmp / f"len{n}-out.mp4", device="cuda", overwrite=True, progress=False)
+            upscale(src, tmp / f"len{n}-out.mp4", options("cuda"), overwrite=True, progress=False)
             peaks[n] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
         report["peak_gpu_memory_mib_by_frames"] = peaks
         report["memory_flat"] = peaks[128] <= peaks[32] * 1.05 + 16

@@ -18,8 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from vsr.evaluate import bandwidth, evaluate
-from vsr.pipeline import upscale
+from vsr.pipeline.options import UpscaleOptions
+from vsr.pipeline.upscale import upscale
+from vsr.quality.bandwidth import bandwidth
+from vsr.quality.evaluate import evaluate
 
 HERE = Path(__file__).parent
 BLENDS = [0.0, 0.25, 0.5, 0.75]
@@ -51,7 +53,7 @@ def blend_cost(clip: Path) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         fps = {}
         for x in (0.0, 0.5, 0.0, 0.5):  # alternated, so drift in the machine's speed hits both
-            summary = upscale(clip, Path(tmp) / "out.mp4", temporal_blend=x, overwrite=True, progress=False)
+            summary = upscale(clip, Path(tmp) / "out.mp4", UpscaleOptions(temporal_blend=x), overwrite=True, progress=False)
             fps.setdefault(x, []).append(summary.fps)
     best = {x: max(v) for x, v in fps.items()}
     return {"clip": clip.name, "fps_off": best[0.0], "fps_blend_0.5": best[0.5],

@@ -26,7 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vsr.bench import device_name, pattern, run
+from vsr.bench.roofline import device_name
+from vsr.bench.stages import run
+from vsr.bench.synthetic import pattern
 
 HERE = Path(__file__).parent
 SIZES = [(640, 360), (960, 540), (1920, 1080)]

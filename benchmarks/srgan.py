@@ -17,6 +17,7 @@ from pathlib import Path
 
 from finetune import parse_run_args, unseen_frames_score, write_result
 from quality import sample_clips
+
 from vsr.train.trainer import train
 
 TRAIN_FRAMES = "0:60"  # of each clip
@@ -46,7 +47,8 @@ def main() -> None:
             result["clips"][name] = {"train_frames": TRAIN_FRAMES, "test_frames": list(TEST[name])}
         data = [str(clips[name]) for name in TEST]
         phase1 = train({**options, "data": data, "frames": TRAIN_FRAMES, "pretrain_steps": args.pretrain_steps,
-                        "gan_steps": 0, "name": "srresnet", "export": str(Path(tmp) / "srresnet.safetensors")}, out=out, progress=False)
+                        "gan_steps": 0, "name": "srresnet", "export": str(Path(tmp) / "srresnet.safetensors")},
+                       out=out, progress=False)
         models["srresnet"] = phase1["export"]
         result["srresnet_seconds"] = round(time.perf_counter() - start, 1)
         result["precision"] = phase1["precision"]

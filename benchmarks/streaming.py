@@ -19,7 +19,10 @@ from pathlib import Path
 
 from finetune import parse_run_args, write_result
 from quality import sample_clips
-from vsr.evaluate import bandwidth, curve_bd_rate, frame_rate, plot_rd
+
+from vsr.quality.bandwidth import bandwidth, curve_bd_rate
+from vsr.quality.evaluate import frame_rate
+from vsr.quality.plot import plot_rd
 from vsr.train.trainer import finetune
 
 HERE = Path(__file__).parent
@@ -57,9 +60,11 @@ def main() -> None:
              "codec": built_in["codec"], "rows": rows}, plot)
     result = {**head, "clip": clip.name, "model": MODEL, "scale": built_in["scale"], "codec": built_in["codec"],
               "finetune": {"steps": args.steps, "frames": TRAIN_FRAMES, "degrade_crf": TRAIN_CRF,
-                           "seconds": finetune_seconds, "precision": summary["precision"], "validation": {"before": summary["initial"], "after": summary["final"]},
+                           "seconds": finetune_seconds, "precision": summary["precision"],
+                           "validation": {"before": summary["initial"], "after": summary["final"]},
                            "model_bytes": model_bytes},
-              "test_frames": f"0:{TEST_FRAMES}", "seconds_of_video": round(built_in["frames"] / float(frame_rate(clip)), 3), "crfs": CRFS,
+              "test_frames": f"0:{TEST_FRAMES}", "seconds_of_video": round(built_in["frames"] / float(frame_rate(clip)), 3),
+              "crfs": CRFS,
               "rows": rows, "bd_rate": bd_rate, "plot": plot.name}
     write_result(args, "streaming", result)
 

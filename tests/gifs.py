@@ -65,7 +65,8 @@ def make_gif(path: Path, *, size: tuple[int, int] = (32, 24), delays=(40, 100, 2
             header, _ = GifImagePlugin.getheader(frame, info=info)
             blocks += header
             header_done = True
-        params = {"duration": delay, "disposal": disposal if isinstance(disposal, int) else disposal[i], "include_color_table": local_palettes and i > 0}
+        params = {"duration": delay, "disposal": disposal if isinstance(disposal, int) else disposal[i],
+                  "include_color_table": local_palettes and i > 0}
         if transparent:
             params["transparency"] = TRANSPARENT
         blocks += GifImagePlugin.getdata(frame, offset=box[:2], **params)
@@ -99,7 +100,7 @@ def gif_blocks(path: Path) -> list[dict]:
             while data[pos]:
                 pos += data[pos] + 1
             pos += 1
-            frames.append({**{"disposal": 0, "delay_cs": 0, "transparent": None}, **control,
+            frames.append({"disposal": 0, "delay_cs": 0, "transparent": None, **control,
                            "box": (x, y, w, h), "local_palette": bool(packed & 0x80)})
             control = {}
         else:

@@ -6,8 +6,8 @@ import sys
 
 import torch
 
-from vsr.models import registry as zoo
 from vsr.cli import main
+from vsr.models import registry as zoo
 
 
 def _run(capsys, *args):

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import vsr
-from vsr.runtime.engine import Engine
 from vsr.errors import BackendError, InputError
+from vsr.runtime.engine import Engine
 
 
 class _MemoryLimited(torch.nn.Module):

@@ -80,7 +80,8 @@ def test_unknown_name():
 def test_builtin_model_contract():
     model = vsr.load_model("realesr-animevideov3")
     assert (model.name, model.arch, model.scale) == ("realesr-animevideov3", "compact", 4)
-    assert model.hyperparameters == {"num_in_ch": 3, "num_out_ch": 3, "num_feat": 64, "num_conv": 16, "scale": 4, "activation": "prelu"}
+    assert model.hyperparameters == {"num_in_ch": 3, "num_out_ch": 3, "num_feat": 64, "num_conv": 16, "scale": 4,
+                                     "activation": "prelu"}
     assert model.metadata["licence"] == "BSD-3-Clause"
     y = model(torch.rand(1, 3, 3, 5))
     assert y.shape == (1, 3, 12, 20) and y.dtype == torch.float32

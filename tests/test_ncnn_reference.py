@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import ncnn
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-import ncnn
 import vsr
-from vsr.models.catalogue import import_model
 from vsr.errors import ModelError
+from vsr.models.catalogue import import_model
 
 
 def _ncnn_upscale(param, rgb: np.ndarray) -> np.ndarray:

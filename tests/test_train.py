@@ -15,12 +15,12 @@ from vsr.cli import main
 from vsr.errors import InputError, ModelError, OutputError
 from vsr.models.catalogue import import_model, load_model, write_model
 from vsr.models.descriptor import describe_network
+from vsr.models.registry import build, get_spec
 from vsr.quality import degrade
-from vsr.train import losses, trainer
+from vsr.train import losses
 from vsr.train.config import resolve
 from vsr.train.data import Degradation, PatchSampler, Source, Span
 from vsr.train.trainer import Run, finetune, read_checkpoint, train
-from vsr.models.registry import build, get_spec
 
 TINY = {"arch": "compact", "num_feat": 8, "num_block": 2, "scale": 2, "patch_size": 24, "batch_size": 4,
         "val_crop": 48, "d_feat": 8, "seed": 3, "precision": "fp32"}  # auto would depend on this CPU's speed

@@ -108,7 +108,9 @@ def test_audio_the_container_cannot_hold_is_reencoded(tmp_path, audio_codec, src
     assert any(f"({audio_codec}) cannot go into {dst_suffix}" in w for w in summary.warnings), summary.warnings
     with av.open(str(src)) as a, av.open(str(dst)) as b:
         assert b.streams.audio[0].codec_context.name == expected
-        duration = lambda c: sum(f.samples for f in c.decode(c.streams.audio[0])) / c.streams.audio[0].codec_context.sample_rate
+        def duration(c):
+            return sum(f.samples for f in c.decode(c.streams.audio[0])) / c.streams.audio[0].codec_context.sample_rate
+
         assert abs(duration(a) - duration(b)) < 0.05
     assert video_timing(dst) == video_timing(src)
 

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 import torch
 
+from vsr.errors import ModelError
 from vsr.models import registry as zoo
 from vsr.models.checkpoint import canonical_state_dict
-from vsr.errors import ModelError
 from vsr.models.descriptor import model_from_weights
 
 CASES = [pytest.param(spec, hp, id=f"{spec.name}-{i}") for spec in zoo.ARCHITECTURES for i, hp in enumerate(spec.examples)]
@@ -50,7 +51,8 @@ def test_round_trip(spec, hp):
 
 @pytest.mark.parametrize(("spec", "hp"), CASES)
 def test_descriptor_any_size(spec, hp):
-    model = model_from_weights(_randomised(spec, hp).state_dict(), {"hyperparameters": '{"activation": "%s"}' % hp.get("activation", "")}, name="t")
+    hints = {"hyperparameters": json.dumps({"activation": hp.get("activation", "")})}
+    model = model_from_weights(_randomised(spec, hp).state_dict(), hints, name="t")
     x = torch.rand(1, hp["num_in_ch"], 7, 5)
     y = model(x)
     assert y.shape == (1, hp["num_out_ch"], 7 * hp["scale"], 5 * hp["scale"])

@@ -63,7 +63,7 @@ def peak_tflops(device: torch.device, dtype: torch.dtype) -> dict[str, float]:
     cuda = device.type == "cuda"
     n = 8192 if cuda else 2048
     a, b = (torch.randn(n, n, device=device).to(dtype) for _ in range(2))
-    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(device, dtype).to(memory_format=torch.channels_last)
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(device, dtype).to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack memory_format
     x = torch.randn(8 if cuda else 1, 64, 256 if cuda else 128, 256 if cuda else 128, device=device).to(dtype)
     x = x.contiguous(memory_format=torch.channels_last)
     conv_flops = 2 * 64 * 64 * 9 * x.shape[0] * x.shape[2] * x.shape[3]

@@ -70,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         # Click's usage errors (bad option, missing argument); Typer vendors Click in recent
         # releases, so they are recognised by shape rather than by class.
-        if callable(getattr(exc, "format_message", None)) and isinstance(getattr(exc, "exit_code", None), int):
-            return _fail(exc.format_message(), exc.exit_code, exc)
+        format_message, exit_code = getattr(exc, "format_message", None), getattr(exc, "exit_code", None)
+        if callable(format_message) and isinstance(exit_code, int):
+            return _fail(str(format_message()), exit_code, exc)
         # A bug: still one line, the traceback under VSR_DEBUG=1.
         return _fail(f"unexpected {type(exc).__name__}: {exc} (set VSR_DEBUG=1 for the traceback)", 1, exc)
     # Typer turns Ctrl-C inside a command into exit code 130, returned rather than raised here.

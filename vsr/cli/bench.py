@@ -7,7 +7,15 @@ from typing import Annotated, Any
 
 import typer
 
-from vsr.cli.common import BackendOption, BatchSizeOption, DeviceOption, JsonOption, ModelOption, PrecisionOption, report
+from vsr.cli.common import (
+    BackendOption,
+    BatchSizeOption,
+    DeviceOption,
+    JsonOption,
+    ModelOption,
+    PrecisionOption,
+    report,
+)
 from vsr.models import DEFAULT_MODEL
 
 

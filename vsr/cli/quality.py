@@ -7,8 +7,16 @@ from typing import Annotated
 
 import typer
 
-from vsr.cli.common import (DeviceOption, JsonOption, ModelOption, OverwriteOption, QuietOption, TemporalBlendOption,
-                            configure_logging, report)
+from vsr.cli.common import (
+    DeviceOption,
+    JsonOption,
+    ModelOption,
+    OverwriteOption,
+    QuietOption,
+    TemporalBlendOption,
+    configure_logging,
+    report,
+)
 from vsr.models import DEFAULT_MODEL
 
 

@@ -62,7 +62,8 @@ TRAINING_OPTIONS = {
     "vgg_layer": Annotated[str | None, typer.Option(help="VGG19 layer, before its ReLU [conv5_4].")],
     "adversarial": Annotated[str | None, typer.Option(help="vanilla (SRGAN) or ragan (ESRGAN) [ragan].")],
     "adversarial_weight": Annotated[float | None, typer.Option(help="Adversarial-loss weight [0.005].")],
-    "adversarial_rampup": Annotated[int | None, typer.Option(help="GAN steps over which the adversarial weight rises from 0 [0].")],
+    "adversarial_rampup": Annotated[int | None, typer.Option(
+        help="GAN steps over which the adversarial weight rises from 0 [0].")],
     "label_smoothing": Annotated[float | None, typer.Option(help="One-sided label smoothing: real target 1 − this [0].")],
     "d_updates": Annotated[int | None, typer.Option(help="Discriminator updates per generator update [1].")],
     "d_norm": Annotated[str | None, typer.Option(help="Discriminator normalisation: spectral, batch or none [spectral].")],
@@ -110,10 +111,12 @@ def train_command(
     arch: Annotated[str | None, typer.Option(help="srresnet (SRGAN), rrdb (ESRGAN) or compact [compact].")] = None,
     scale: Annotated[int | None, typer.Option(help="2, 3, 4 or 8 [4].")] = None,
     num_feat: Annotated[int | None, typer.Option(help="Feature channels [64].")] = None,
-    num_block: Annotated[int | None, typer.Option(help="Residual blocks (srresnet 16, rrdb 23) or convolutions (compact 16).")] = None,
+    num_block: Annotated[int | None, typer.Option(
+        help="Residual blocks (srresnet 16, rrdb 23) or convolutions (compact 16).")] = None,
     num_grow_ch: Annotated[int | None, typer.Option(help="rrdb: growth channels [32].")] = None,
     activation: Annotated[str | None, typer.Option(help="compact: prelu, relu or leakyrelu [prelu].")] = None,
-    batch_norm: Annotated[bool | None, typer.Option("--batch-norm/--no-batch-norm", help="srresnet: BatchNorm as in SRGAN [on].")] = None,
+    batch_norm: Annotated[bool | None, typer.Option(
+        "--batch-norm/--no-batch-norm", help="srresnet: BatchNorm as in SRGAN [on].")] = None,
     pretrain_steps: Annotated[int | None, typer.Option(help="Pixel-loss steps before the GAN phase [1000].")] = None,
     name: Annotated[str | None, typer.Option(help="The exported model's name [the --out folder's name].")] = None,
     export: Annotated[Path | None, typer.Option(help="Where to write the model [OUT/NAME.safetensors].")] = None,

@@ -7,8 +7,19 @@ from typing import Annotated, Any
 
 import typer
 
-from vsr.cli.common import (BackendOption, BatchSizeOption, DeviceOption, JsonOption, ModelOption, OverwriteOption,
-                            PrecisionOption, QuietOption, TemporalBlendOption, configure_logging, report)
+from vsr.cli.common import (
+    BackendOption,
+    BatchSizeOption,
+    DeviceOption,
+    JsonOption,
+    ModelOption,
+    OverwriteOption,
+    PrecisionOption,
+    QuietOption,
+    TemporalBlendOption,
+    configure_logging,
+    report,
+)
 from vsr.media.animated import DEFAULT_DITHER, Dither, GifPalette
 from vsr.models import DEFAULT_MODEL
 

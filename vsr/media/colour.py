@@ -119,7 +119,7 @@ def planes_of(frame: av.VideoFrame) -> tuple[np.ndarray, ...]:
     dtype = np.uint16 if is_high_depth(frame.format.name) else np.uint8
     out = []
     for plane in frame.planes:
-        rows = np.frombuffer(plane, dtype=dtype).reshape(plane.height, plane.line_size // np.dtype(dtype).itemsize)
+        rows = np.frombuffer(memoryview(plane), dtype=dtype).reshape(plane.height, plane.line_size // np.dtype(dtype).itemsize)
         out.append(rows[:, : plane.width].copy())
     return tuple(out)
 

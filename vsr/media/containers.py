@@ -55,7 +55,8 @@ def can_hold_subtitle(path: Path, codec: str) -> bool:
 def default_codec(path: Path) -> str:
     codec = DEFAULT_CODECS.get(path.suffix.lower())
     if codec is None:
-        raise InputError(f"{path}: unknown output container {path.suffix or '(none)'}; use one of {', '.join(DEFAULT_CODECS)} or pass --codec")
+        raise InputError(f"{path}: unknown output container {path.suffix or '(none)'}; "
+                         f"use one of {', '.join(DEFAULT_CODECS)} or pass --codec")
     return codec
 
 
@@ -100,6 +101,8 @@ def check_encoder(codec: str, *, width: int, height: int, pix_fmt: str, options:
     """Open the encoder once with the user's options before any work, so a bad --preset or --crf
     is a usage error up front rather than a failure after decoding has begun."""
     ctx = av.CodecContext.create(codec, "w")
+    if not isinstance(ctx, av.VideoCodecContext):
+        raise InputError(f"--codec {codec} is not a video encoder")
     ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = width, height, pix_fmt, Fraction(1, 25)
     ctx.options = dict(options)
     level = av.logging.get_level()

@@ -35,6 +35,10 @@ class ImageInfo:
     has_alpha: bool
     carry: Mapping[str, Any] = field(default_factory=dict)  # ICC profile, DPI, EXIF
 
+    @property
+    def frames(self) -> int:
+        return 1
+
 
 def _open(path: Path) -> Image.Image:
     if not path.is_file():

@@ -3,6 +3,7 @@ destination, published only when everything succeeded."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -79,6 +80,7 @@ class VideoSink:
     def _add_video(self) -> av.VideoStream:
         spec = self.spec
         stream = self.container.add_stream(spec.codec, rate=spec.average_rate or Fraction(25))
+        assert isinstance(stream, av.VideoStream), spec.codec
         stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, spec.pix_fmt
         stream.time_base = spec.time_base
         stream.codec_context.time_base = spec.time_base
@@ -103,16 +105,19 @@ class VideoSink:
     def _add_transcoder(self, src: av.stream.Stream) -> tuple[av.AudioStream, av.audio.resampler.AudioResampler]:
         """An audio track the container cannot hold as it is: decoded and re-encoded, and said so."""
         codec = containers.audio_fallback(self.path)
+        assert isinstance(src, av.AudioStream)
         ctx = src.codec_context
         rate = ctx.sample_rate if codec != "libopus" else 48000  # Opus runs at 48 kHz
         out = self.container.add_stream(codec, rate=rate)
+        assert isinstance(out, av.AudioStream), codec
         channels = ctx.layout.nb_channels if ctx.layout else 2
-        out.layout = containers.standard_layout(channels, ctx.layout.name if ctx.layout else "stereo")
+        layout = containers.standard_layout(channels, ctx.layout.name if ctx.layout else "stereo")
+        out.layout = layout
         out.metadata.update(src.metadata)
         self.warnings.append(f"audio track #{src.index} ({ctx.name}) cannot go into {self.path.suffix}; "
                              f"re-encoded to {codec}")
-        fmt = out.codec_context.codec.audio_formats[0].name
-        return out, av.AudioResampler(format=fmt, layout=out.layout.name, rate=rate)
+        formats = out.codec_context.codec.audio_formats or []
+        return out, av.AudioResampler(format=formats[0].name, layout=layout, rate=rate)
 
     def _encode_audio(self, out: av.AudioStream, resampler: av.audio.resampler.AudioResampler,
                       frame: av.AudioFrame | None) -> None:
@@ -176,10 +181,8 @@ class VideoSink:
 
     def abort(self) -> None:
         if self._container is not None:
-            try:
+            with contextlib.suppress(Exception):  # the file is being thrown away; its trailer does not matter
                 self._container.close()
-            except Exception:  # the file is being thrown away; its trailer does not matter
-                pass
             self._container = None
         self.file.discard()
 

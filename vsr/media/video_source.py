@@ -9,6 +9,7 @@ interleaved with the packets of the streams to copy as the file holds them; what
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -207,10 +208,8 @@ class VideoSource:
             except av.error.FFmpegError as exc:
                 # A truncated or damaged file: keep every frame that decoded, drain the decoder, and say so.
                 self.stats.ended_early = str(exc.strerror or exc)
-                try:
-                    yield from self._video.codec_context.decode(None)
-                except av.error.FFmpegError:
-                    pass
+                with contextlib.suppress(av.error.FFmpegError):
+                    yield from (f for f in self._video.codec_context.decode(None) if isinstance(f, av.VideoFrame))
                 return
             if packet.stream is not self._video:
                 if packet.size:  # flush packets carry nothing for a remuxer
@@ -221,7 +220,7 @@ class VideoSource:
             except av.error.FFmpegError:
                 self.stats.corrupt_packets += 1
                 continue
-            yield from frames
+            yield from (f for f in frames if isinstance(f, av.VideoFrame))
 
     def warnings(self) -> list[str]:
         s, out = self.stats, []

@@ -18,6 +18,7 @@ from vsr.models import registry
 from vsr.models.checkpoint import canonical_state_dict
 from vsr.models.descriptor import Model, model_from_weights
 from vsr.models.files import MODEL_SUFFIXES, read_metadata, read_model_file, write_safetensors
+
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 
 

@@ -45,7 +45,8 @@ def _strip_prefixes(key: str) -> str:
     return key
 
 
-_OLD_ESRGAN_TOP = {"model.0": "conv_first", "model.3": "conv_up1", "model.6": "conv_up2", "model.8": "conv_hr", "model.10": "conv_last"}
+_OLD_ESRGAN_TOP = {"model.0": "conv_first", "model.3": "conv_up1", "model.6": "conv_up2", "model.8": "conv_hr",
+                   "model.10": "conv_last"}
 
 
 def _remap_old_esrgan(sd: StateDict) -> StateDict:

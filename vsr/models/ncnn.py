@@ -71,7 +71,8 @@ class _BinReader:
 
     def _take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
-            raise ModelError(f"{self.source}: ends early (needs {self.pos + n} bytes, has {len(self.data)}); does it belong to this .param?")
+            raise ModelError(f"{self.source}: ends early (needs {self.pos + n} bytes, has {len(self.data)}); "
+                             "does it belong to this .param?")
         chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
@@ -166,7 +167,8 @@ def _rrdb_state_dict(layers: list[Layer], source: Path) -> tuple[dict[str, torch
     if num_block < 1 or rest or len(eltwise) != 4 * num_block:
         raise ModelError(f"{source}: {len(convs)} convolutions and {len(eltwise)} residual adds do not form an RRDB network")
     for ly in eltwise:
-        if [round(c, 6) for c in ly.params.get(1, [])] != [0.2, 1.0]:
+        coefficients = ly.params.get(1, [])
+        if not isinstance(coefficients, list) or [round(c, 6) for c in coefficients] != [0.2, 1.0]:
             raise ModelError(f"{source}: residual {ly.name} is not scaled by 0.2 as RRDBNet's are")
     names = ["conv_first"]
     names += [f"body.{b}.rdb{r}.conv{j}" for b in range(num_block) for r in (1, 2, 3) for j in range(1, 6)]

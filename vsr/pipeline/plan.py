@@ -14,11 +14,10 @@ from vsr.errors import InputError, OutputError
 from vsr.media import containers
 from vsr.media.animated.source import MS, AnimationInfo, is_animated
 from vsr.media.animated.source import probe as probe_animation
-from vsr.media.animated.writer import AnimationSinkSpec, check_size
+from vsr.media.animated.writer import AnimationSinkSpec, PaletteMode, check_size
 from vsr.media.colour import RGB_SOURCE
 from vsr.media.image import DEFAULT_QUALITY, ImageInfo, ImageSinkSpec, probe_image
-from vsr.media.kinds import (ANIMATED_OUTPUTS, ANIMATED_SUFFIXES, IMAGE_SUFFIXES, OutputKind, is_image,
-                             suffix)
+from vsr.media.kinds import ANIMATED_OUTPUTS, ANIMATED_SUFFIXES, IMAGE_SUFFIXES, OutputKind, is_image, suffix
 from vsr.media.sinks import SinkSpec
 from vsr.media.sources import InputInfo
 from vsr.media.video_sink import VideoSinkSpec
@@ -29,18 +28,29 @@ from vsr.pipeline.options import ImageEncoding, UpscaleOptions, VideoEncoding
 
 @dataclass(frozen=True)
 class Plan:
-    input: Path
-    output: Path
     source: InputInfo
+    output: Path
     kind: OutputKind
     sink: SinkSpec
-    in_size: tuple[int, int]  # (width, height)
-    out_size: tuple[int, int]
+    out_size: tuple[int, int]  # (width, height)
     codec: str  # as the summary names it
     pix_fmt: str
-    frames: int  # expected; 0 when unknown
     copy_streams: tuple[int, ...] = ()  # input stream indices carried over
     warnings: tuple[str, ...] = ()
+
+    @property
+    def input(self) -> Path:
+        return self.source.path
+
+    @property
+    def in_size(self) -> tuple[int, int]:
+        """(width, height)"""
+        return self.source.width, self.source.height
+
+    @property
+    def frames(self) -> int:
+        """How many frames the input says it holds; 0 when it does not say."""
+        return self.source.frames
 
 
 def probe_input(path: Path, output: Path) -> InputInfo:
@@ -100,10 +110,9 @@ def _video_encoder(output: Path, video: VideoEncoding, *, source_pix_fmt: str, s
 
 
 def _animation_spec(output: Path, image: ImageEncoding, size: tuple[int, int], *, plays: int, has_alpha: bool,
-                    gif_palette: str) -> AnimationSinkSpec:
+                    gif_palette: PaletteMode) -> AnimationSinkSpec:
     check_size(output, *size)
-    palette = "per-frame" if gif_palette == "per-frame" else "global"
-    return AnimationSinkSpec(width=size[0], height=size[1], plays=plays, has_alpha=has_alpha, gif_palette=palette,
+    return AnimationSinkSpec(width=size[0], height=size[1], plays=plays, has_alpha=has_alpha, gif_palette=gif_palette,
                              dither=image.dither, quality=image.quality)
 
 
@@ -111,16 +120,14 @@ def _plan_video(info: VideoInfo, output: Path, options: UpscaleOptions, scale: f
     warnings = [f"{t.type} stream #{t.index} is not carried over" for t in info.tracks
                 if t.type not in ("audio", "subtitle")]
     audio, subtitles = info.tracks_of("audio"), info.tracks_of("subtitle")
-    common = {"input": info.path, "output": output, "source": info, "in_size": (info.width, info.height),
-              "frames": info.frames}
     if suffix(output) in ANIMATED_OUTPUTS:
         size = scaled(info.width, info.height, scale)
-        gif_palette = "global" if options.image.gif_palette == "auto" else options.image.gif_palette
-        spec = _animation_spec(output, options.image, size, plays=0, has_alpha=False, gif_palette=gif_palette)
+        gif_palette: PaletteMode = "per-frame" if options.image.gif_palette == "per-frame" else "global"
+        animation = _animation_spec(output, options.image, size, plays=0, has_alpha=False, gif_palette=gif_palette)
         if audio or subtitles:
             warnings.append(f"{output.suffix} holds pictures only: audio and subtitle tracks left out")
-        return Plan(**common, kind=ANIMATED_OUTPUTS[suffix(output)], sink=spec, out_size=size,
-                    codec=suffix(output).lstrip("."), pix_fmt="rgb24", warnings=tuple(warnings))
+        return Plan(info, output, ANIMATED_OUTPUTS[suffix(output)], animation, size, codec=suffix(output).lstrip("."),
+                    pix_fmt="rgb24", warnings=tuple(warnings))
     encoder = _video_encoder(output, options.video, source_pix_fmt=info.pix_fmt,
                              size=(round(info.width * scale), round(info.height * scale)))
     warnings += encoder.warnings
@@ -138,26 +145,23 @@ def _plan_video(info: VideoInfo, output: Path, options: UpscaleOptions, scale: f
                          crf=options.video.crf, preset=options.video.preset, rotation=info.rotation,
                          sample_aspect_ratio=info.sample_aspect_ratio, metadata=info.metadata,
                          stream_metadata=info.stream_metadata)
-    return Plan(**common, kind=OutputKind.VIDEO, sink=spec, out_size=encoder.size, codec=encoder.codec,
-                pix_fmt=encoder.pix_fmt, copy_streams=tuple(sorted(copy)), warnings=tuple(warnings))
+    return Plan(info, output, OutputKind.VIDEO, spec, encoder.size, codec=encoder.codec, pix_fmt=encoder.pix_fmt,
+                copy_streams=tuple(sorted(copy)), warnings=tuple(warnings))
 
 
 def _plan_animation(info: AnimationInfo, output: Path, options: UpscaleOptions, scale: float) -> Plan:
     out_suffix = suffix(output)
     size = scaled(info.width, info.height, scale)
-    common = {"input": info.path, "output": output, "source": info, "in_size": (info.width, info.height),
-              "frames": info.frames}
     warnings: list[str] = []
     if out_suffix in ANIMATED_OUTPUTS:
-        gif_palette = options.image.gif_palette
-        if gif_palette == "auto":
-            gif_palette = auto_gif_palette(info)
-        spec = _animation_spec(output, options.image, size, plays=info.plays, has_alpha=info.has_alpha,
-                               gif_palette=gif_palette)
+        chosen = options.image.gif_palette
+        gif_palette = auto_gif_palette(info) if chosen == "auto" else chosen
+        animation = _animation_spec(output, options.image, size, plays=info.plays, has_alpha=info.has_alpha,
+                                    gif_palette=gif_palette)
         if out_suffix == ".gif" and info.format != "GIF" and info.duration_ms % 10:
             warnings.append("GIF delays are whole centiseconds: delays rounded (the total running time is kept)")
         pix_fmt = "pal8" if out_suffix == ".gif" else ("rgba" if info.has_alpha else "rgb24")
-        return Plan(**common, kind=ANIMATED_OUTPUTS[out_suffix], sink=spec, out_size=size,
+        return Plan(info, output, ANIMATED_OUTPUTS[out_suffix], animation, size,
                     codec="apng" if out_suffix == ".png" else out_suffix.lstrip("."), pix_fmt=pix_fmt,
                     warnings=tuple(warnings))
     if out_suffix not in containers.DEFAULT_CODECS and options.video.codec is None:
@@ -172,11 +176,11 @@ def _plan_animation(info: AnimationInfo, output: Path, options: UpscaleOptions, 
     spec = VideoSinkSpec(codec=encoder.codec, pix_fmt=encoder.pix_fmt, width=encoder.size[0], height=encoder.size[1],
                          time_base=MS, colour=RGB_SOURCE, average_rate=rate, crf=options.video.crf,
                          preset=options.video.preset, background=fill)
-    return Plan(**common, kind=OutputKind.VIDEO, sink=spec, out_size=encoder.size, codec=encoder.codec,
-                pix_fmt=encoder.pix_fmt, warnings=tuple(warnings))
+    return Plan(info, output, OutputKind.VIDEO, spec, encoder.size, codec=encoder.codec, pix_fmt=encoder.pix_fmt,
+                warnings=tuple(warnings))
 
 
-def auto_gif_palette(info: AnimationInfo) -> str:
+def auto_gif_palette(info: AnimationInfo) -> PaletteMode:
     """One palette for all frames, unless the source is a GIF whose frames needed different
     palettes (more than 256 colours in all). Measured (benchmarks/README.md): a palette per frame
     gained 0.2 dB but made static areas flicker, as each frame's palette differs a little."""
@@ -187,7 +191,6 @@ def _plan_image(info: ImageInfo, output: Path, options: UpscaleOptions, scale: f
     if not is_image(output):
         raise OutputError(f"{output}: a still image needs an image output ({', '.join(sorted(IMAGE_SUFFIXES))}, .gif)")
     quality = DEFAULT_QUALITY if options.image.quality is None else options.image.quality
-    return Plan(input=info.path, output=output, source=info, kind=OutputKind.IMAGE,
-                sink=ImageSinkSpec(quality=quality, carry=info.carry), in_size=(info.width, info.height),
-                out_size=scaled(info.width, info.height, scale), codec=suffix(output).lstrip("."),
-                pix_fmt="rgba" if info.has_alpha else "rgb24", frames=1)
+    return Plan(info, output, OutputKind.IMAGE, ImageSinkSpec(quality=quality, carry=info.carry),
+                scaled(info.width, info.height, scale), codec=suffix(output).lstrip("."),
+                pix_fmt="rgba" if info.has_alpha else "rgb24")

@@ -12,7 +12,6 @@ import queue
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import TypeVar
 
 import av
 
@@ -22,7 +21,6 @@ from vsr.media.frames import Frame, FrameSink, FrameSource, Item, RgbFrame, Sink
 QUEUE_FRAMES = 8  # per queue: enough to keep every stage busy, small enough to bound memory
 
 BatchProcess = Callable[[list[Frame]], list[Frame]]
-T = TypeVar("T")
 
 
 class _Done:
@@ -30,6 +28,7 @@ class _Done:
 
 
 _DONE = _Done()
+Slot = Item | _Done  # what the queues between the stages carry
 
 
 class _Stages:
@@ -37,7 +36,7 @@ class _Stages:
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
 
-    def put(self, q: queue.Queue[T], item: T) -> bool:
+    def put(self, q: queue.Queue[Slot], item: Slot) -> bool:
         while not self.stop.is_set():
             try:
                 q.put(item, timeout=0.1)
@@ -46,7 +45,7 @@ class _Stages:
                 continue
         return False
 
-    def get(self, q: queue.Queue[T | _Done]) -> T | _Done:
+    def get(self, q: queue.Queue[Slot]) -> Slot:
         while not self.stop.is_set():
             try:
                 return q.get(timeout=0.1)
@@ -54,7 +53,7 @@ class _Stages:
                 continue
         return _DONE
 
-    def items(self, q: queue.Queue[T | _Done]) -> Iterator[T]:
+    def items(self, q: queue.Queue[Slot]) -> Iterator[Item]:
         while not isinstance(item := self.get(q), _Done):
             yield item
 
@@ -73,8 +72,8 @@ def run(source: FrameSource, sink: FrameSink, process: BatchProcess, *, batch: i
     Returns the sink's report; raises the first error any stage met."""
     from tqdm import tqdm
 
-    decoded: queue.Queue[Item | _Done] = queue.Queue(QUEUE_FRAMES)
-    upscaled: queue.Queue[Item | _Done] = queue.Queue(QUEUE_FRAMES)
+    decoded: queue.Queue[Slot] = queue.Queue(QUEUE_FRAMES)
+    upscaled: queue.Queue[Slot] = queue.Queue(QUEUE_FRAMES)
     stages = _Stages()
     reports: list[SinkReport] = []
     bar = tqdm(total=source.expected_frames or None, unit="frame", file=sys.stderr, disable=not progress,

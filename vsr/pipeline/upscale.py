@@ -17,13 +17,12 @@ from vsr.atomic import check_output
 from vsr.errors import InputError, OutputError, VsrError
 from vsr.media.kinds import OutputKind, is_media
 from vsr.media.sinks import open_sink
-from vsr.media.sources import open_source
+from vsr.media.sources import InputInfo, open_source
 from vsr.media.video_source import VideoInfo
 from vsr.models.descriptor import Model
 from vsr.pipeline import runner
 from vsr.pipeline.batches import BatchUpscaler
 from vsr.pipeline.options import RuntimeOptions, UpscaleOptions
-from vsr.media.sources import InputInfo
 from vsr.pipeline.plan import Plan, make_plan, probe_input
 from vsr.runtime.engine import Engine
 

@@ -32,10 +32,12 @@ def encode(frames: Iterable[np.ndarray], path: Path, *, crf: int, rate: Fraction
     """RGB frames → an H.264 (BT.709-tagged, 4:2:0) file at `crf`; returns its video bytes."""
     size = 0
     with av.open(str(path), "w") as out:
-        stream = None
+        stream: av.VideoStream | None = None
         for i, rgb in enumerate(frames):
             if stream is None:
-                stream = out.add_stream(codec, rate=rate, options={"crf": str(crf), "preset": preset})
+                added = out.add_stream(codec, rate=rate, options={"crf": str(crf), "preset": preset})
+                assert isinstance(added, av.VideoStream), codec
+                stream = added
                 stream.width, stream.height, stream.pix_fmt = rgb.shape[1], rgb.shape[0], "yuv420p"
                 stream.codec_context.colorspace = stream.codec_context.color_primaries = 1
                 stream.codec_context.color_trc = 1

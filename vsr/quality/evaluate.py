@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from fractions import Fraction
@@ -54,11 +53,15 @@ def _no_tick(frames: int) -> None:
     pass
 
 
-def upscaler(name: str, scale: int, *, device: str = "auto", temporal_blend: float = 0.0) -> tuple[str, Callable]:
+# LR frames in stream order → SR frames; `tick(n)` is told as frames are done (a progress bar).
+Upscaler = Callable[[list[np.ndarray], Callable[[int], None]], list[np.ndarray]]
+
+
+def upscaler(name: str, scale: int, *, device: str = "auto", temporal_blend: float = 0.0) -> tuple[str, Upscaler]:
     """(label, function from a list of LR frames to SR frames, in stream order). The function's
     optional `tick(n)` is told as frames are done (a progress bar)."""
     if name == "bicubic":
-        def bicubic(frames, tick=_no_tick):
+        def bicubic(frames: list[np.ndarray], tick: Callable[[int], None] = _no_tick) -> list[np.ndarray]:
             x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float()
             y = F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
             tick(len(frames))
@@ -67,7 +70,7 @@ def upscaler(name: str, scale: int, *, device: str = "auto", temporal_blend: flo
     if name == "lanczos":
         from PIL import Image
 
-        def lanczos(frames, tick=_no_tick):
+        def lanczos(frames: list[np.ndarray], tick: Callable[[int], None] = _no_tick) -> list[np.ndarray]:
             out = [np.asarray(Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale),
                                                         Image.Resampling.LANCZOS)) for f in frames]
             tick(len(frames))
@@ -84,7 +87,7 @@ def upscaler(name: str, scale: int, *, device: str = "auto", temporal_blend: flo
     dev = resolve_device(device)
     dtype = resolve_precision("auto", dev, net)
 
-    def run(frames, tick=_no_tick):
+    def run(frames: list[np.ndarray], tick: Callable[[int], None] = _no_tick) -> list[np.ndarray]:
         h, w = frames[0].shape[:2]
         engine = Engine(model=net, device=dev, dtype=dtype, out_size=(h * scale, w * scale),
                         temporal=TemporalBlend(temporal_blend) if temporal_blend else None)
@@ -97,7 +100,7 @@ def upscaler(name: str, scale: int, *, device: str = "auto", temporal_blend: flo
     return label, run
 
 
-def progress_bar(progress: bool, desc: str):
+def progress_bar(progress: bool, desc: str) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=0, desc=desc, unit="frame", file=sys.stderr, disable=not progress, dynamic_ncols=True, leave=False)
@@ -156,8 +159,8 @@ def evaluate(references: list[Path], *, lr: list[Path] | None = None, models: li
     return rows
 
 
-def _evaluate_one(ref: Path, lr: Path | None, ups: list[tuple[str, Callable]], scale: int, degrade_crf: int | None,
-                  frames: int | None, bar) -> list[dict[str, Any]]:
+def _evaluate_one(ref: Path, lr: Path | None, ups: list[tuple[str, Upscaler]], scale: int, degrade_crf: int | None,
+                  frames: int | None, bar: Any) -> list[dict[str, Any]]:
     raw = list(read_frames(ref, frames))
     if not raw:
         raise InputError(f"{ref}: no frames")

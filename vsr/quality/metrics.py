@@ -8,6 +8,7 @@ an 11×11 Gaussian window (σ = 1.5), C1 = (0.01·255)², C2 = (0.03·255)², va
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -86,7 +87,8 @@ class Flicker:
         return float(np.mean(self._values)) if self._values else None
 
 
-def bd_rate(rate_a, quality_a, rate_b, quality_b) -> float:
+def bd_rate(rate_a: Sequence[float], quality_a: Sequence[float], rate_b: Sequence[float],
+            quality_b: Sequence[float]) -> float:
     """Bjøntegaard delta rate of B against A, in percent (negative: B needs fewer bits for the
     same quality). Cubic fits of log-rate against quality, integrated over the overlapping
     quality range."""

@@ -19,7 +19,7 @@ def check_plot(path: Path, *, overwrite: bool) -> None:
     _pyplot()
 
 
-def _pyplot():
+def _pyplot() -> Any:
     try:
         import matplotlib
 

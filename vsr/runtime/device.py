@@ -62,7 +62,7 @@ def bf16_pays_on_cpu(model: Model) -> bool:
     slower than fp32); the answer is kept per architecture for the life of the process."""
     key = (model.arch, json.dumps(dict(model.hyperparameters), sort_keys=True, default=str))
     if key not in _BF16_VERDICTS:
-        net = copy.deepcopy(model.model).to("cpu").to(memory_format=torch.channels_last)
+        net = copy.deepcopy(model.model).to("cpu").to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack memory_format
         x = torch.rand(1, 3, *model.padded_size(48, 48)).contiguous(memory_format=torch.channels_last)
         times = {}
         with torch.inference_mode():

@@ -52,7 +52,7 @@ class Engine:
             self.dtype = torch.float32
         self.model.to(self.device, self.dtype)
         # channels_last is the faster layout for these convolution stacks on both CPU and GPU.
-        self.model.model.to(memory_format=torch.channels_last)
+        self.model.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack memory_format
         if backends.candidates(self.backend, self.device) != ["eager"]:
             if self.in_size is None:
                 raise ValueError("compile and tensorrt backends need in_size")

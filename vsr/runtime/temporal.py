@@ -39,7 +39,7 @@ class TemporalBlend:
     def _one(self, lr: torch.Tensor, sr: torch.Tensor) -> torch.Tensor:
         prev_lr, prev_out = self._lr, self._out
         self._lr = lr
-        if prev_lr is None or prev_lr.shape != lr.shape:
+        if prev_lr is None or prev_out is None or prev_lr.shape != lr.shape:
             self._out = sr
             return sr
         diff = lr - prev_lr

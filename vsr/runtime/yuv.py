@@ -92,13 +92,13 @@ def from_rgb(rgb: torch.Tensor, fmt: YuvFormat) -> tuple[torch.Tensor, torch.Ten
     peak = 2**fmt.bits - 1
     dtype = torch.uint8 if fmt.bits == 8 else torch.int32
 
-    def code(plane, offset, span):
+    def code(plane: torch.Tensor, offset: float, span: float) -> torch.Tensor:
         return (plane * span + offset).round_().clamp_(0, peak).to(dtype)
 
     return code(luma, y0, ys), code(_downsample(cb, sx, sy), c0, cs), code(_downsample(cr, sx, sy), c0, cs)
 
 
-def _upsample(c: torch.Tensor, sx: int, sy: int, size) -> torch.Tensor:
+def _upsample(c: torch.Tensor, sx: int, sy: int, size: tuple[int, int] | torch.Size) -> torch.Tensor:
     x = c.unsqueeze(1)
     if sy == 2:  # chroma rows sit between luma rows: centred linear interpolation
         x = F.interpolate(x, scale_factor=(2, 1), mode="bilinear", align_corners=False)

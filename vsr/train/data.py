@@ -168,7 +168,8 @@ def media_files(paths: list[Path]) -> list[Path]:
         if not path.exists():
             raise InputError(f"{path}: no such file or folder")
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and (is_image(p) or p.suffix.lower() in TRAINING_VIDEO_SUFFIXES))
+            found = sorted(p for p in path.iterdir()
+                           if p.is_file() and (is_image(p) or p.suffix.lower() in TRAINING_VIDEO_SUFFIXES))
             if not found:
                 raise InputError(f"{path}: no images or videos in this folder "
                                  f"({', '.join(sorted(IMAGE_SUFFIXES))}, {', '.join(sorted(TRAINING_VIDEO_SUFFIXES))})")
@@ -300,9 +301,10 @@ class PatchSampler:
             flip_v, flip_h, transpose = rng.integers(2, size=3)
             hr_patches.append(_augment(hr_patch, flip_v, flip_h, transpose))
             lr_patches.append(None if lr_patch is None else _augment(lr_patch, flip_v, flip_h, transpose))
-        if lr_patches[0] is None:
-            lr_patches = self.degradation.apply(hr_patches, rng)
-        return to_tensor(lr_patches), to_tensor(hr_patches)
+        ready = [p for p in lr_patches if p is not None]
+        if len(ready) < len(lr_patches):  # degraded per batch
+            ready = self.degradation.apply(hr_patches, rng)
+        return to_tensor(ready), to_tensor(hr_patches)
 
 
 class Prefetcher:
@@ -378,7 +380,7 @@ def validation_pairs(sources: list[Source], degradation: Degradation, *, count: 
     rng = np.random.default_rng(seed)
     frames = [(k, i) for k, s in enumerate(sources) for i in range(len(s.frames))]
     picks = [frames[round(j)] for j in np.linspace(0, len(frames) - 1, min(count, len(frames)))]
-    pairs = []
+    pairs: list[tuple[np.ndarray, np.ndarray]] = []
     multiple = 2 * degradation.scale
     for k in sorted({k for k, _ in picks}):
         crops = []

@@ -44,6 +44,9 @@ class VGGFeatures(nn.Module):
     sharper textures than after the ReLU). Weights come from the user's file, with torchvision's
     key names (`features.N.weight`) or without the `features.` prefix; nothing is downloaded."""
 
+    mean: torch.Tensor  # buffers, registered in __init__
+    std: torch.Tensor
+
     def __init__(self, weights: Path, layer: str = "conv5_4") -> None:
         super().__init__()
         if layer not in vgg19_layers():
@@ -82,7 +85,8 @@ class VGGFeatures(nn.Module):
         self.features.load_state_dict({k: weights[k].float() for k in needed})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features((x - self.mean) / self.std)
+        out: torch.Tensor = self.features((x - self.mean) / self.std)
+        return out
 
 
 def perceptual_loss(extract: Callable[[torch.Tensor], list[torch.Tensor]], sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
@@ -90,7 +94,7 @@ def perceptual_loss(extract: Callable[[torch.Tensor], list[torch.Tensor]], sr: t
     with torch.no_grad():
         targets = extract(hr)
     outputs = extract(sr)
-    return sum(F.l1_loss(o, t.detach()) for o, t in zip(outputs, targets)) / len(outputs)
+    return torch.stack([F.l1_loss(o, t.detach()) for o, t in zip(outputs, targets)]).mean()
 
 
 def discriminator_loss(kind: str, real: torch.Tensor, fake: torch.Tensor, smoothing: float) -> torch.Tensor:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -27,15 +27,24 @@ from torch import nn
 from vsr.atomic import atomic_write
 from vsr.errors import InputError, ModelError
 from vsr.models import registry
-from vsr.models.archs.discriminator import SRGANDiscriminator
+from vsr.models.archs.discriminator import Norm, SRGANDiscriminator
 from vsr.models.archs.rrdb import UNSHUFFLE_FACTOR
 from vsr.models.descriptor import Model, describe_network
 from vsr.quality import metrics
 from vsr.runtime.device import DTYPES, bf16_pays_on_cpu, precision_name, resolve_device
 from vsr.train import losses
 from vsr.train.config import TrainConfig, for_resume
-from vsr.train.data import (Degradation, FrameRange, MemoryBudget, PatchSampler, Prefetcher, Span, hold_out,
-                            load_sources, validation_pairs)
+from vsr.train.data import (
+    Degradation,
+    FrameRange,
+    MemoryBudget,
+    PatchSampler,
+    Prefetcher,
+    Span,
+    hold_out,
+    load_sources,
+    validation_pairs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,17 +105,24 @@ class EMA:
     def update(self, net: nn.Module) -> None:
         for avg, p in zip(self.net.parameters(), net.parameters()):
             avg.lerp_(p.detach(), 1 - self.decay)
-        for avg, b in zip(self.net.buffers(), net.buffers()):
-            avg.copy_(b)
+        for kept, b in zip(self.net.buffers(), net.buffers()):
+            kept.copy_(b)
+
+
+@dataclass
+class Critic:
+    """The GAN phase's discriminator and its optimiser."""
+
+    net: SRGANDiscriminator
+    optimiser: torch.optim.Optimizer
 
 
 @dataclass
 class Networks:
     generator: Model
     ema: EMA | None
-    discriminator: SRGANDiscriminator | None
+    critic: Critic | None  # None without a GAN phase
     optim_g: torch.optim.Optimizer
-    optim_d: torch.optim.Optimizer | None
     scaler: torch.amp.GradScaler | None
 
     @property
@@ -132,14 +148,15 @@ def resolve_training_precision(precision: str, device: torch.device, generator: 
 def _networks(config: TrainConfig, generator: Model, device: torch.device, amp: torch.dtype | None) -> Networks:
     g = generator.model.to(device).float().train().requires_grad_(True)
     ema = EMA(g, config.ema) if config.ema else None
-    d = optim_d = None
+    critic = None
     if config.gan_steps:
-        d = SRGANDiscriminator(num_feat=config.d_feat, norm=config.d_norm).to(device).train()
-        optim_d = torch.optim.Adam(d.parameters(), lr=config.lr_d, betas=(0.9, 0.99))
+        norm = cast(Norm, config.d_norm)  # checked by TrainConfig.check
+        d = SRGANDiscriminator(num_feat=config.d_feat, norm=norm).to(device).train()
+        critic = Critic(d, torch.optim.Adam(d.parameters(), lr=config.lr_d, betas=(0.9, 0.99)))
     optim_g = torch.optim.Adam(g.parameters(), lr=config.lr_g, betas=(0.9, 0.99))
     # fp16's narrow range needs loss scaling, or small gradients underflow to 0; bf16's does not.
     scaler = torch.amp.GradScaler(device.type) if amp == torch.float16 else None
-    return Networks(generator, ema, d, optim_g, optim_d, scaler)
+    return Networks(generator, ema, critic, optim_g, scaler)
 
 
 def _checkpoints(out: Path) -> list[Path]:
@@ -227,8 +244,9 @@ class Run:
         if c.vgg is not None:
             vgg = losses.VGGFeatures(Path(c.vgg), c.vgg_layer).to(self.device)
             return lambda x: [vgg(x)]
-        d = self.nets.discriminator
-        return lambda x: d.features(x)[1]
+        critic = self.nets.critic
+        assert critic is not None  # there is a GAN phase
+        return lambda x: critic.net.features(x)[1]
 
     def _restore(self, saved: dict[str, Any]) -> None:
         n = self.nets
@@ -236,9 +254,9 @@ class Run:
         if n.ema is not None:
             n.ema.net.load_state_dict(saved["params_ema"])
         n.optim_g.load_state_dict(saved["optim_g"])
-        if n.discriminator is not None and "net_d" in saved:
-            n.discriminator.load_state_dict(saved["net_d"])
-            n.optim_d.load_state_dict(saved["optim_d"])
+        if n.critic is not None and "net_d" in saved:
+            n.critic.net.load_state_dict(saved["net_d"])
+            n.critic.optimiser.load_state_dict(saved["optim_d"])
         if n.scaler is not None and "scaler" in saved:
             n.scaler.load_state_dict(saved["scaler"])
         self.step = int(saved["step"])
@@ -297,19 +315,20 @@ class Run:
             bar.close()
         export = self.export()
         return {"out": str(self.out), "export": str(export), "steps": self.step, "precision": c.precision,
-                "seconds": round(time.perf_counter() - start, 1), **self.data_summary, "initial": self.history[0], "final": self.history[-1]}
+                "seconds": round(time.perf_counter() - start, 1), **self.data_summary, "initial": self.history[0],
+                "final": self.history[-1]}
 
-    def _autocast(self):
+    def _autocast(self) -> torch.autocast:
         return torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None)
 
     def _backward(self, loss: torch.Tensor, optimiser: torch.optim.Optimizer) -> None:
         optimiser.zero_grad(set_to_none=True)
         scaler = self.nets.scaler
         if scaler is None:
-            loss.backward()
+            torch.autograd.backward(loss)
             optimiser.step()
         else:
-            scaler.scale(loss).backward()
+            torch.autograd.backward(scaler.scale(loss))
             scaler.step(optimiser)
             scaler.update()
 
@@ -321,29 +340,30 @@ class Run:
         c, n = self.config, self.nets
         g = n.generator.model
         lr, hr = self._batch()
-        gan = self.step >= c.pretrain_steps
+        critic = n.critic if self.step >= c.pretrain_steps else None  # the GAN phase
         factor = c.lr_factor(self.step)
-        for optimiser, base in ((n.optim_g, c.lr_g), (n.optim_d, c.lr_d)):
+        for optimiser, base in ((n.optim_g, c.lr_g), (n.critic.optimiser if n.critic else None, c.lr_d)):
             for group in optimiser.param_groups if optimiser is not None else ():
                 group["lr"] = base * factor
         result: dict[str, float] = {}
-        if gan:
-            d = n.discriminator
+        if critic is not None:
+            d = critic.net
             for i in range(c.d_updates):  # extra discriminator updates see fresh batches
                 d_lr, d_hr = (lr, hr) if i == 0 else self._batch()
                 with torch.no_grad(), self._autocast():
                     fake = g(d_lr)
                 with self._autocast():
                     d_loss = losses.discriminator_loss(c.adversarial, d(d_hr), d(fake.float()), c.label_smoothing)
-                self._backward(d_loss, n.optim_d)
+                self._backward(d_loss, critic.optimiser)
             result["d"] = d_loss.item()
             d.requires_grad_(False)  # the generator's step must not accumulate into D
         with self._autocast():
             sr = g(lr)
             pixel = self.pixel(sr.float(), hr)
-            total = pixel * (c.pixel_weight if gan else 1.0)
+            total = pixel * (c.pixel_weight if critic is not None else 1.0)
             result["pixel"] = pixel.item()
-            if gan:
+            if critic is not None:
+                d = critic.net
                 if self.feature_extractor is not None:
                     perceptual = losses.perceptual_loss(self.feature_extractor, sr.float(), hr)
                     total = total + c.perceptual_weight * perceptual
@@ -353,8 +373,8 @@ class Run:
                 total = total + ramp * c.adversarial_weight * adversarial
                 result["adversarial"] = adversarial.item()
         self._backward(total, n.optim_g)
-        if gan:
-            d.requires_grad_(True)
+        if critic is not None:
+            critic.net.requires_grad_(True)
         if n.ema is not None:
             n.ema.update(g)
         if not all(np.isfinite(v) for v in result.values()):
@@ -383,9 +403,9 @@ class Run:
 
     # -- files -------------------------------------------------------------------------------
 
-    def _rng_state(self) -> dict:
+    def _rng_state(self) -> dict[str, Any]:
         """The generator's state as of the batches trained on (the prefetcher draws ahead)."""
-        return self.batches.rng_state if self.batches is not None else self.rng.bit_generator.state
+        return dict(self.batches.rng_state if self.batches is not None else self.rng.bit_generator.state)
 
     def save(self) -> Path:
         n = self.nets
@@ -395,8 +415,8 @@ class Run:
                                  "rng": {"numpy": self._rng_state(), "torch": torch.get_rng_state()}}
         if n.ema is not None:
             state["params_ema"] = n.ema.net.state_dict()
-        if n.discriminator is not None:
-            state["net_d"], state["optim_d"] = n.discriminator.state_dict(), n.optim_d.state_dict()
+        if n.critic is not None:
+            state["net_d"], state["optim_d"] = n.critic.net.state_dict(), n.critic.optimiser.state_dict()
         if n.scaler is not None:
             state["scaler"] = n.scaler.state_dict()
         folder = self.out / CHECKPOINTS

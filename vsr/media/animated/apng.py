@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,7 +26,7 @@ _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _DISPOSE_NONE, _BLEND_SOURCE = 0, 0
 
 
-def chunks(png: bytes):
+def chunks(png: bytes) -> Iterator[tuple[bytes, bytes]]:
     """(type, body) for each chunk of a PNG file."""
     pos = len(_SIGNATURE)
     while pos < len(png):
@@ -54,7 +55,7 @@ class ApngWriter(AnimatedWriter):
 
     def emit(self, frame: RgbFrame, start: Fraction, end: Fraction) -> None:
         image = Image.fromarray(frame.rgb)
-        if self.has_alpha:
+        if self.has_alpha and frame.alpha is not None:
             image.putalpha(Image.fromarray(frame.alpha))
         encoded = io.BytesIO()
         image.save(encoded, format="PNG")

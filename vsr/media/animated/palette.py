@@ -14,6 +14,7 @@ from fractions import Fraction
 import av
 import av.filter
 import numpy as np
+from av.filter.context import FilterContext
 
 from vsr.media.animated import Dither
 
@@ -54,16 +55,18 @@ def _unpack(frame: av.VideoFrame, with_alpha: bool) -> Quantized:
     return Quantized(indices=np.ascontiguousarray(indices), palette=palette, transparent=transparent)
 
 
-def _pull_all(sink) -> list[av.VideoFrame]:
+def _pull_all(sink: FilterContext) -> list[av.VideoFrame]:
     frames = []
     while True:
         try:
-            frames.append(sink.pull())
+            frame = sink.pull()
+            assert isinstance(frame, av.VideoFrame)
+            frames.append(frame)
         except (av.error.BlockingIOError, av.error.EOFError):
             return frames
 
 
-def _quantise(source, sink, rgb: np.ndarray, alpha: np.ndarray | None, pts: int) -> Quantized:
+def _quantise(source: FilterContext, sink: FilterContext, rgb: np.ndarray, alpha: np.ndarray | None, pts: int) -> Quantized:
     """One frame through a paletteuse graph: exactly one PAL8 frame comes out."""
     source.push(_frame(rgb, alpha, pts))
     out = _pull_all(sink)
@@ -92,7 +95,8 @@ class PerFramePalette:
         self.pts = 0
         # The graph must outlive its filter contexts: PyAV crashes if it is collected first.
         self.graph = graph = av.filter.Graph()
-        self.source = graph.add_buffer(width=width, height=height, format="rgba" if with_alpha else "rgb24", time_base=_TB)
+        self.source = graph.add_buffer(width=width, height=height, format=av.VideoFormat("rgba" if with_alpha else "rgb24"),
+                                       time_base=_TB)
         split = graph.add("split")
         gen = graph.add("palettegen", _palettegen_options("single", with_alpha))
         use = graph.add("paletteuse", _paletteuse_options(dither, new=True))
@@ -117,13 +121,14 @@ class GlobalPalette:
         self.size, self.with_alpha, self.dither = (width, height), with_alpha, dither
         self.pts = 0
         self.stats_graph = graph = av.filter.Graph()
-        self.stats = graph.add_buffer(width=width, height=height, format=self._format, time_base=_TB)
+        self.stats = graph.add_buffer(width=width, height=height, format=av.VideoFormat(self._format), time_base=_TB)
         gen = graph.add("palettegen", _palettegen_options("full", with_alpha))
         self.stats_sink = graph.add("buffersink")
         self.stats.link_to(gen)
         gen.link_to(self.stats_sink)
         graph.configure()
-        self.video = self.apply_sink = None
+        self.video: FilterContext | None = None
+        self.apply_sink: FilterContext | None = None
 
     @property
     def _format(self) -> str:
@@ -144,13 +149,14 @@ class GlobalPalette:
             raise RuntimeError("palettegen produced no palette")
         palette = palettes[-1]
         self.apply_graph = graph = av.filter.Graph()
-        self.video = graph.add_buffer(width=self.size[0], height=self.size[1], format=self._format, time_base=_TB)
-        source = graph.add_buffer(width=palette.width, height=palette.height, format=palette.format.name, time_base=_TB)
+        self.video = video = graph.add_buffer(width=self.size[0], height=self.size[1],
+                                              format=av.VideoFormat(self._format), time_base=_TB)
+        source = graph.add_buffer(width=palette.width, height=palette.height, format=palette.format, time_base=_TB)
         use = graph.add("paletteuse", _paletteuse_options(self.dither, new=False))
-        self.apply_sink = graph.add("buffersink")
-        self.video.link_to(use, 0, 0)
+        self.apply_sink = sink = graph.add("buffersink")
+        video.link_to(use, 0, 0)
         source.link_to(use, 0, 1)
-        use.link_to(self.apply_sink)
+        use.link_to(sink)
         graph.configure()
         palette.pts = 0
         source.push(palette)
@@ -158,5 +164,7 @@ class GlobalPalette:
         self.pts = 0
 
     def apply(self, rgb: np.ndarray, alpha: np.ndarray | None) -> Quantized:
+        if self.video is None or self.apply_sink is None:
+            raise RuntimeError("apply() before palette()")
         self.pts += 1
         return _quantise(self.video, self.apply_sink, rgb, alpha if self.with_alpha else None, self.pts - 1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -26,7 +27,7 @@ _NO_BLEND = 0x02
 _FRAME_CHUNKS = {b"ALPH", b"VP8 ", b"VP8L"}
 
 
-def riff_chunks(webp: bytes):
+def riff_chunks(webp: bytes) -> Iterator[tuple[bytes, bytes]]:
     """(fourcc, body) for each chunk of a WebP file."""
     pos = 12
     while pos + 8 <= len(webp):
@@ -56,7 +57,7 @@ class WebpWriter(AnimatedWriter):
 
     def emit(self, frame: RgbFrame, start: Fraction, end: Fraction) -> None:
         image = Image.fromarray(frame.rgb)
-        if self.has_alpha:
+        if self.has_alpha and frame.alpha is not None:
             image.putalpha(Image.fromarray(frame.alpha))
         encoded = io.BytesIO()
         image.save(encoded, format="WEBP", **self.options)

@@ -15,6 +15,9 @@ from vsr.errors import OutputError
 from vsr.media.animated import DEFAULT_DITHER, Dither
 from vsr.media.frames import Frame, RgbFrame, SinkReport
 
+# What `auto` resolves to, per input: one palette for all frames, or one per frame.
+PaletteMode = Literal["global", "per-frame"]
+
 
 @dataclass(frozen=True)
 class AnimationSinkSpec:
@@ -24,7 +27,7 @@ class AnimationSinkSpec:
     height: int
     plays: int  # 0 = forever
     has_alpha: bool
-    gif_palette: Literal["global", "per-frame"] = "global"
+    gif_palette: PaletteMode = "global"
     dither: Dither = DEFAULT_DITHER
     quality: int | None = None  # WebP: None is lossless
 
@@ -86,7 +89,7 @@ class AnimatedWriter:
         except BaseException:
             self.abort()
             raise
-        warnings = ()
+        warnings: tuple[str, ...] = ()
         if self.clamped:
             warnings = (f"{self.clamped} delay(s) longer than {self.path.suffix} can hold were shortened to its maximum",)
         return SinkReport(self.path, self.frames, self.path.stat().st_size, warnings)
