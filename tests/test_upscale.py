@@ -361,3 +361,36 @@ def test_folder_goes_on_after_a_failure(tmp_path, capsys):
     assert [Path(r.get("output", r["input"])).name for r in rows] == ["a.png", "b.mp4", "c.mp4"]
     assert "error" in rows[2] and "not a media file" in rows[2]["error"]
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.mp4"]
+
+
+# ---------------------------------------------------------------- warnings
+
+
+def test_a_warning_reaches_the_terminal_once(tmp_path, tiny_model):
+    src = tmp_path / "in.mkv"
+    make_clip(src, audio_tracks=2, frames=3)
+    run = subprocess.run([sys.executable, "-m", "vsr", "upscale", str(src), str(tmp_path / "out.mkv"), "--no-audio",
+                          "--model", str(tiny_model)], capture_output=True, text=True)
+    assert run.returncode == 0 and run.stderr.count("vsr: warning: 2 audio track(s) left out (--no-audio)") == 1, run.stderr
+
+
+def test_engine_warnings_are_reported_once(tmp_path, caplog):
+    """A model not safe in half precision, asked for bf16, runs in fp32; the engine says so and
+    the run reports it once, in the log and in the summary."""
+    import dataclasses
+    import logging
+
+    from vsr.pipeline.options import RuntimeOptions
+    from vsr.pipeline.plan import make_plan, probe_input
+    from vsr.pipeline.upscale import build_engine, run_plan
+
+    src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    make_clip(src, frames=3, audio_tracks=0)
+    options = UpscaleOptions(runtime=RuntimeOptions(precision="bf16"))
+    model = dataclasses.replace(vsr.load_model("realesr-animevideov3"), half_precision=False)
+    plan = make_plan(probe_input(src, dst), dst, options, model.scale)
+    with caplog.at_level(logging.WARNING):
+        summary = run_plan(plan, build_engine(model, plan, options), options, progress=False)
+    said = "not safe in half precision: running it in fp32"
+    assert sum(said in r.getMessage() for r in caplog.records) == 1
+    assert sum(said in w for w in summary.warnings) == 1 and summary.precision == "fp32"

@@ -80,7 +80,8 @@ def upscale_command(
         rows = folder.as_rows()
         report(rows, as_json=as_json, quiet=quiet, lines=lambda: map(line, rows))
         if folder.failures:
-            raise BackendError(f"{len(folder.failures)} of {len(rows)} files failed (listed above)")
+            listed = "listed above" if not quiet or as_json else ", ".join(Path(f.input).name for f in folder.failures)
+            raise BackendError(f"{len(folder.failures)} of {len(rows)} files failed ({listed})")
         return
     summary: Summary = upscale(input, output, options, overwrite=overwrite, progress=not quiet)
     row = summary.as_dict()

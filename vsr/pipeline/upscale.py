@@ -122,8 +122,7 @@ def upscale_folder(input: str | Path, output: str | Path, options: UpscaleOption
             info = probe_input(path, target)
             check_output(target, overwrite=overwrite, input_path=path)
             results.append(_upscale_one(info, target, options, model, progress=progress))
-        except VsrError as exc:
-            log.warning("%s", exc)
+        except VsrError as exc:  # reported in the folder's report, once
             results.append(FileFailure(input=str(path), error=str(exc)))
     return FolderReport(input=str(input_dir), output=str(output_dir), files=tuple(results))
 

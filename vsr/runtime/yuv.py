@@ -48,7 +48,7 @@ class YuvFormat:
     def bits(self) -> int:
         return FORMATS[self.pix_fmt][2]
 
-    def _levels(self) -> tuple[float, float, float, float]:
+    def levels(self) -> tuple[float, float, float, float]:
         """(luma offset, luma span, chroma centre, chroma span) in code values."""
         scale = 2 ** (self.bits - 8)
         if self.full_range:
@@ -56,7 +56,7 @@ class YuvFormat:
             return 0.0, float(peak), 128.0 * scale, float(peak)
         return 16.0 * scale, 219.0 * scale, 128.0 * scale, 224.0 * scale
 
-    def _matrix(self) -> tuple[float, float]:
+    def matrix(self) -> tuple[float, float]:
         return _KR_KB.get(self.space, _KR_KB[5])
 
 
@@ -66,8 +66,8 @@ def supported(pix_fmt: str) -> bool:
 
 def to_rgb(y: torch.Tensor, u: torch.Tensor, v: torch.Tensor, fmt: YuvFormat) -> torch.Tensor:
     """Planes (N×H×W, N×h×w, N×h×w, integer code values) → NCHW float RGB in [0, 1]."""
-    y0, ys, c0, cs = fmt._levels()
-    kr, kb = fmt._matrix()
+    y0, ys, c0, cs = fmt.levels()
+    kr, kb = fmt.matrix()
     kg = 1.0 - kr - kb
     luma = (y.float() - y0) / ys
     sx, sy = fmt.subsampling
@@ -82,8 +82,8 @@ def to_rgb(y: torch.Tensor, u: torch.Tensor, v: torch.Tensor, fmt: YuvFormat) ->
 def from_rgb(rgb: torch.Tensor, fmt: YuvFormat) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """NCHW float RGB in [0, 1] → planes of integer code values (uint8, or int32 for 10-bit),
     chroma at the format's size. H and W must be multiples of the subsampling."""
-    y0, ys, c0, cs = fmt._levels()
-    kr, kb = fmt._matrix()
+    y0, ys, c0, cs = fmt.levels()
+    kr, kb = fmt.matrix()
     r, g, b = rgb.float().unbind(1)
     luma = kr * r + (1 - kr - kb) * g + kb * b
     cb = (b - luma) / (2 * (1 - kb))
