@@ -113,7 +113,7 @@ def test_no_import_cycles():
             if target not in MODULES:
                 continue
             if state.get(target) == 1:
-                cycle = path[path.index(target):] + [target]
+                cycle = [*path[path.index(target):], target]
                 pytest.fail("import cycle: " + " → ".join(cycle))
             if target not in state:
                 visit(target)
@@ -131,9 +131,9 @@ def test_no_private_names_of_other_objects(folder):
     offences = []
     for path in sorted((ROOT / folder).rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
-                if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
-                    offences.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
+            private = isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+            if private and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                offences.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("vsr"):
                 offences += [f"{path.relative_to(ROOT)}:{node.lineno}: imports {a.name}" for a in node.names
                              if a.name.startswith("_") and not a.name.startswith("__")]

@@ -93,7 +93,7 @@ def _stages(clip: Path, net: Model, dev: torch.device, dtype: torch.dtype, backe
     # As the pipeline does it: planes converted on a GPU, swscale on the CPU.
     device_colour = dev.type == "cuda" and yuv.supported(info.pix_fmt)
     fmt = yuv.YuvFormat(info.pix_fmt, info.colour.space, info.colour.full_range) if device_colour else None
-    with VideoSource(info, planes_for=yuv.supported if device_colour else lambda pix_fmt: False) as source:
+    with VideoSource(info, planes_for=yuv.supported if device_colour else None) as source:
         with Timer(dev) as t:
             video_frames = list(islice(source.decoded(), frames))
         decode = _rate(len(video_frames), t.seconds)

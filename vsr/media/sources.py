@@ -12,12 +12,8 @@ from vsr.media.video_source import VideoInfo, VideoSource
 InputInfo = VideoInfo | AnimationInfo | ImageInfo
 
 
-def _never(pix_fmt: str) -> bool:
-    return False
-
-
 def open_source(info: InputInfo, *, copy: Sequence[int] = (),
-                planes_for: Callable[[str], bool] = _never) -> FrameSource:
+                planes_for: Callable[[str], bool] | None = None) -> FrameSource:
     """The source of `info`'s frames. For video, `copy` names the streams whose packets come
     along, and `planes_for(pix_fmt)` the pixel formats to deliver as YUV planes."""
     if isinstance(info, VideoInfo):

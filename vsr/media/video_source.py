@@ -142,10 +142,6 @@ class DecodeStats:
             self.last = (frame.pts, duration)
 
 
-def _never(pix_fmt: str) -> bool:
-    return False
-
-
 class VideoSource:
     """The frames of `info`'s video and the packets of the `copy` streams, in file order.
 
@@ -156,7 +152,7 @@ class VideoSource:
     """
 
     def __init__(self, info: VideoInfo, *, copy: Sequence[int] = (),
-                 planes_for: Callable[[str], bool] = _never) -> None:
+                 planes_for: Callable[[str], bool] | None = None) -> None:
         self.info, self.path, self.planes_for = info, info.path, planes_for
         self.stats = DecodeStats()
         self._container = open_input(info.path)
@@ -183,7 +179,7 @@ class VideoSource:
         """A decoded frame as vsr carries it: its planes where the device converts, else RGB."""
         time_base = frame.time_base or self._video.time_base or self.info.time_base
         duration = int(frame.duration or 0) or None
-        if self.planes_for(frame.format.name):
+        if self.planes_for is not None and self.planes_for(frame.format.name):
             y, u, v = colour.planes_of(frame)
             return YuvFrame(planes=(y, u, v), pix_fmt=frame.format.name, pts=frame.pts, time_base=time_base,
                             duration=duration)

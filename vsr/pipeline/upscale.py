@@ -172,10 +172,14 @@ def run_plan(plan: Plan, engine: Engine, options: UpscaleOptions, *, progress: b
     planes_out = plan.pix_fmt if device_colour and plan.kind is OutputKind.VIDEO and yuv.supported(plan.pix_fmt) \
         else None
     start = time.perf_counter()
-    with open_source(info, copy=plan.copy_streams, planes_for=yuv.supported if device_colour else _never) as source:
+    with open_source(info, copy=plan.copy_streams, planes_for=yuv.supported if device_colour else None) as source:
         sink = open_sink(plan.kind, plan.output, plan.sink, source.copy_streams)
-        process = BatchUpscaler(engine, colour=colour, planes_out=planes_out)
-        report = runner.run(source, sink, process, batch=engine.batch, progress=progress)
+        try:
+            report = runner.run(source, sink, BatchUpscaler(engine, colour=colour, planes_out=planes_out),
+                                batch=engine.batch, progress=progress)
+        except BaseException:  # Ctrl-C included: nothing half-written stays behind
+            sink.abort()
+            raise
         source_warnings = source.warnings()
     seconds = time.perf_counter() - start
     warnings = _once([*plan.warnings, *source_warnings, *report.warnings, *engine.warnings])
@@ -195,7 +199,3 @@ def _upscale_one(info: InputInfo, output: Path, options: UpscaleOptions, model: 
 
 def _once(messages: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(messages))
-
-
-def _never(pix_fmt: str) -> bool:
-    return False
