@@ -24,7 +24,8 @@ installed = Path(vsr.__file__).resolve().parent
 assert checkout not in installed.parents, f"vsr imports from the checkout ({installed}), not the wheel"
 modules = [m.name for m in pkgutil.walk_packages(vsr.__path__, "vsr.")]
 for name in modules:
-    importlib.import_module(name)
+    if name != "vsr.__main__":  # `python -m vsr`: importing it runs the command line
+        importlib.import_module(name)
 expected = {".".join(p.relative_to(checkout).with_suffix("").parts).removesuffix(".__init__")
             for p in (checkout / "vsr").rglob("*.py")} - {"vsr"}
 missing = expected - set(modules)

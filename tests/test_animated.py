@@ -31,7 +31,7 @@ def _psnr(a, b) -> float:
 
 def _model_output(rgba: np.ndarray, *, fill_transparent: bool = True) -> np.ndarray:
     """The model on a composed input frame, before any quantisation. As in the pipeline, the
-    colour under transparent pixels is first filled from the opaque ones (vsr.alpha.bleed)."""
+    colour under transparent pixels is first filled from the opaque ones (vsr.runtime.alpha.bleed)."""
     h, w = rgba.shape[:2]
     engine = Engine(model=vsr.load_model("realesr-animevideov3"), device=torch.device("cpu"), dtype=torch.float32,
                     out_size=(h * SCALE, w * SCALE))

@@ -394,3 +394,65 @@ def test_engine_warnings_are_reported_once(tmp_path, caplog):
     said = "not safe in half precision: running it in fp32"
     assert sum(said in r.getMessage() for r in caplog.records) == 1
     assert sum(said in w for w in summary.warnings) == 1 and summary.precision == "fp32"
+
+
+def test_what_the_input_and_output_names_allow_is_said_before_the_model_loads(tmp_path, capsys):
+    """Input, then output, then model: a damaged image or an impossible output is named as such
+    even when the model is wrong too, and nothing is loaded or written first."""
+    from PIL import Image
+
+    still, bad = tmp_path / "a.png", tmp_path / "bad.png"
+    Image.new("RGB", (8, 6), "red").save(still)
+    bad.write_bytes(still.read_bytes()[:40])  # a header, then nothing
+    gif = tmp_path / "b.gif"
+    frames = [Image.new("RGB", (8, 6), c) for c in ("red", "blue")]
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=40)
+    cases = [
+        ([bad, tmp_path / "nowhere" / "o.png", "--model", "nosuch"], "not an image Pillow can read"),
+        ([still, tmp_path / "o.txt", "--model", "nosuch"], "a still image needs an image output"),
+        ([gif, tmp_path / "o.txt", "--model", "nosuch"], "an animated image becomes"),
+        ([still, tmp_path / "o.png", "--model", "nosuch"], "unknown model"),
+    ]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for args, message in cases:
+        code, err = _cli(capsys, "upscale", *args)
+        assert code == 2 and message in err and err.count("\n") == 1, (args, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_transparency_into_a_format_without_it_is_composited(tmp_path, tiny_model):
+    """A transparent PNG to JPEG shows what a viewer shows over the background, not the colour
+    hidden under the transparent pixels, and says so."""
+    from PIL import Image
+
+    rgba = np.zeros((12, 16, 4), np.uint8)
+    rgba[..., :3] = (255, 0, 0)  # red, fully transparent
+    rgba[4:8, 6:10] = (0, 0, 255, 255)  # a blue, opaque square
+    src, dst = tmp_path / "in.png", tmp_path / "out.jpg"
+    Image.fromarray(rgba).save(src)
+    options = UpscaleOptions(runtime=vsr.RuntimeOptions(model=str(tiny_model)), image=vsr.ImageEncoding(background="white"))
+    summary = upscale(src, dst, options, progress=False)
+    assert any(".jpg holds no transparency: composited over #ffffff" in w for w in summary.warnings)
+    out = np.asarray(Image.open(dst).convert("RGB")).astype(int)
+    assert np.abs(out[0, 0] - [255, 255, 255]).max() <= 8  # the background, not the hidden red
+    assert out[24, 32, 2] > 200 and out[24, 32, 0] < 60  # the square stays blue
+
+
+def test_a_folder_with_a_scale_above_the_model_is_one_usage_error(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        make_clip(folder / name, frames=2, audio_tracks=0)
+    code, err = _cli(capsys, "upscale", folder, tmp_path / "out", "--scale", "8", "--quiet")
+    assert code == 2 and "above" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_device_names_torch_accepts(tmp_path):
+    from vsr.pipeline.options import RuntimeOptions
+
+    for name in ("auto", "cpu", "cpu:0", "cuda", "cuda:1"):
+        RuntimeOptions(device=name)
+    for name in ("gpu", "cuda:x", "", "mps"):
+        with pytest.raises(vsr.InputError, match="--device"):
+            RuntimeOptions(device=name)

@@ -18,6 +18,7 @@ on the CPU, uploaded, run, downloaded, synchronised before the next frame; same 
 
 from __future__ import annotations
 
+import logging
 import resource
 import sys
 import tempfile
@@ -43,8 +44,10 @@ from vsr.models.descriptor import Model
 from vsr.pipeline.batches import to_tensor
 from vsr.pipeline.options import RuntimeOptions, UpscaleOptions
 from vsr.runtime import Backend, Precision, yuv
-from vsr.runtime.device import precision_name, resolve_device, resolve_precision
+from vsr.runtime.device import colour_on_device, precision_name, resolve_device, resolve_precision
 from vsr.runtime.engine import Engine
+
+log = logging.getLogger(__name__)
 
 
 def _rate(count: int, seconds: float) -> float:
@@ -91,7 +94,7 @@ def _stages(clip: Path, net: Model, dev: torch.device, dtype: torch.dtype, backe
             frames: int, tmp_dir: Path, result: dict[str, Any]) -> tuple[dict[str, float], int]:
     info = probe(clip)
     # As the pipeline does it: planes converted on a GPU, swscale on the CPU.
-    device_colour = dev.type == "cuda" and yuv.supported(info.pix_fmt)
+    device_colour = colour_on_device("auto", dev) and yuv.supported(info.pix_fmt)
     fmt = yuv.YuvFormat(info.pix_fmt, info.colour.space, info.colour.full_range) if device_colour else None
     with VideoSource(info, planes_for=yuv.supported if device_colour else None) as source:
         with Timer(dev) as t:
@@ -136,6 +139,9 @@ def _stages(clip: Path, net: Model, dev: torch.device, dtype: torch.dtype, backe
     tflops = flops * model_fps / 1e12
     peaks = peak_tflops(dev, dtype)
     roof = max(peaks.values())
+    result["warnings"] = list(engine.warnings)  # out-of-memory splitting or tiling changes what was timed
+    for message in engine.warnings:
+        log.warning("%s", message)
     result.update(model_fps=model_fps, model_output_mpix_per_s=round(model_fps * out_w * out_h / 1e6, 2),
                   model_gflop_per_frame=round(flops / 1e9, 2), model_tflops=round(tflops, 3),
                   matmul_peak_tflops=round(peaks["matmul"], 3), conv_peak_tflops=round(peaks["conv3x3"], 3),

@@ -101,6 +101,13 @@ def from_rgb(rgb: np.ndarray, info: ColourInfo, pix_fmt: str) -> av.VideoFrame:
     return out
 
 
+def composite(rgb: np.ndarray, alpha: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:
+    """8-bit RGB over a solid background, for outputs that cannot hold alpha."""
+    a = alpha[..., None].astype(np.float32) / 255.0
+    under = np.asarray(background, np.float32)
+    return np.rint(rgb * a + under * (1.0 - a)).astype(np.uint8)
+
+
 def tag_stream(codec_context: av.video.codeccontext.VideoCodecContext, info: ColourInfo) -> None:
     """Write the colour tags into the output stream's header.
 

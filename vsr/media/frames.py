@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Self
 
 import av
 import av.stream
@@ -36,11 +36,6 @@ class RgbFrame:
         if self.alpha is not None and (self.alpha.shape != self.rgb.shape[:2] or self.alpha.dtype != np.uint8):
             raise ValueError(f"alpha must be HW uint8 of the frame's size, got {self.alpha.dtype} {self.alpha.shape}")
 
-    @property
-    def size(self) -> tuple[int, int]:
-        """(width, height)"""
-        return self.rgb.shape[1], self.rgb.shape[0]
-
 
 @dataclass(frozen=True)
 class YuvFrame:
@@ -56,11 +51,6 @@ class YuvFrame:
     def __post_init__(self) -> None:
         if len(self.planes) != 3 or any(p.ndim != 2 or p.dtype != self.planes[0].dtype for p in self.planes):
             raise ValueError("a YUV frame holds three 2-D planes of one dtype")
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """(width, height)"""
-        return self.planes[0].shape[1], self.planes[0].shape[0]
 
 
 Frame = RgbFrame | YuvFrame
@@ -94,6 +84,29 @@ class FrameSource(Protocol):
     def __enter__(self) -> FrameSource: ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+class SourceBase:
+    """What most sources share: no packets to copy, nothing to warn about, nothing to close;
+    a context manager that closes."""
+
+    path: Path
+
+    @property
+    def copy_streams(self) -> list[av.stream.Stream]:
+        return []
+
+    def warnings(self) -> list[str]:
+        return []
+
+    def close(self) -> None:
+        """Nothing is held open between frames."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import av
-import av.stream
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vsr.atomic import atomic_write
 from vsr.errors import InputError, OutputError
-from vsr.media.frames import Frame, Item, RgbFrame, SinkReport
+from vsr.media.colour import composite
+from vsr.media.frames import Frame, Item, RgbFrame, SinkReport, SourceBase
 from vsr.media.kinds import IMAGE_FORMATS, IMAGE_SUFFIXES
 
 _CARRIED = ("icc_profile", "dpi", "exif")  # what an upscaled image keeps from its source
@@ -34,6 +34,7 @@ class ImageInfo:
     height: int
     has_alpha: bool
     carry: Mapping[str, Any] = field(default_factory=dict)  # ICC profile, DPI, EXIF
+    background: tuple[int, int, int] | None = None  # the file's own background colour (PNG bKGD), if any
 
     @property
     def frames(self) -> int:
@@ -52,9 +53,17 @@ def _open(path: Path) -> Image.Image:
 
 
 def probe_image(path: Path) -> ImageInfo:
-    """Size, transparency and what to carry over, from the header alone."""
-    with _open(path) as im:
-        return ImageInfo(path, im.width, im.height, _has_alpha(im), {k: im.info[k] for k in _CARRIED if k in im.info})
+    """Size, transparency and what to carry over; the image is decoded once here, so that a
+    damaged file is refused before any work."""
+    try:
+        with _open(path) as im:
+            im.load()
+            bg = im.info.get("background")
+            background = (int(bg[0]), int(bg[1]), int(bg[2])) if isinstance(bg, tuple) and len(bg) >= 3 else None
+            return ImageInfo(path, im.width, im.height, _has_alpha(im),
+                             {k: im.info[k] for k in _CARRIED if k in im.info}, background)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InputError(f"{path}: not an image Pillow can read ({exc})") from exc
 
 
 def read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -69,7 +78,7 @@ def read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     return arr[..., :3].copy(), (arr[..., 3].copy() if arr.shape[2] == 4 else None)
 
 
-class ImageSource:
+class ImageSource(SourceBase):
     """A still image as a source of one frame."""
 
     def __init__(self, info: ImageInfo) -> None:
@@ -83,27 +92,19 @@ class ImageSource:
         rgb, alpha = read_image(self.path)
         yield RgbFrame(rgb=rgb, alpha=alpha, pts=0, time_base=Fraction(1))
 
-    @property
-    def copy_streams(self) -> list[av.stream.Stream]:
-        return []
-
-    def warnings(self) -> list[str]:
-        return []
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> ImageSource:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 @dataclass(frozen=True)
 class ImageSinkSpec:
     quality: int = DEFAULT_QUALITY
     carry: Mapping[str, Any] = field(default_factory=dict)
+    background: tuple[int, int, int] = (0, 0, 0)  # under transparency, for formats without alpha
+
+
+_NO_ALPHA = ("JPEG", "BMP")
+
+
+def holds_alpha(path: Path) -> bool:
+    return IMAGE_FORMATS.get(path.suffix.lower()) not in _NO_ALPHA
 
 
 class ImageSink:
@@ -127,7 +128,10 @@ class ImageSink:
     def finish(self) -> SinkReport:
         if self._frame is None:
             raise ValueError("no frame was written")
-        write_image(self.path, self._frame.rgb, self._frame.alpha, self.spec.carry, quality=self.spec.quality)
+        rgb, alpha = self._frame.rgb, self._frame.alpha
+        if alpha is not None and not holds_alpha(self.path):
+            rgb, alpha = composite(rgb, alpha, self.spec.background), None
+        write_image(self.path, rgb, alpha, self.spec.carry, quality=self.spec.quality)
         return SinkReport(self.path, 1, self.path.stat().st_size)
 
     def abort(self) -> None:
@@ -138,7 +142,7 @@ def write_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None, carry: Ma
                 quality: int = DEFAULT_QUALITY) -> None:
     fmt = IMAGE_FORMATS[path.suffix.lower()]
     im = Image.fromarray(rgb)
-    if alpha is not None and fmt not in ("JPEG", "BMP"):
+    if alpha is not None and fmt not in _NO_ALPHA:
         im.putalpha(Image.fromarray(alpha))
     options = dict(carry)
     if fmt in ("JPEG", "WEBP"):

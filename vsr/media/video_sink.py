@@ -13,7 +13,6 @@ import av
 import av.audio.resampler
 import av.container
 import av.stream
-import numpy as np
 
 from vsr.atomic import AtomicFile
 from vsr.errors import OutputError
@@ -50,17 +49,16 @@ class VideoSink:
 
     def __init__(self, path: Path, spec: VideoSinkSpec, copy_streams: Sequence[av.stream.Stream] = ()) -> None:
         self.path, self.spec = path, spec
-        self.file = AtomicFile(path)
+        self.target = AtomicFile(path)
         self.frames = 0
         self.shifted = 0  # frames moved one tick later because they shared a timestamp
         self.warnings: list[str] = []
         self._last_pts: int | None = None
-        self._background = np.asarray(spec.background, np.float32)
         self._transcoders: dict[int, tuple[av.AudioStream, av.audio.resampler.AudioResampler]] = {}
         self._copies: dict[int, av.stream.Stream] = {}
         self._container: av.container.OutputContainer | None = None
         try:
-            self._container = av.open(str(self.file.tmp), mode="w", format=containers.format_for(path))
+            self._container = av.open(str(self.target.tmp), mode="w", format=containers.format_for(path))
             self._container.metadata.update(spec.metadata)
             self._video = self._add_video()
             for s in copy_streams:
@@ -128,7 +126,7 @@ class VideoSink:
     def write(self, frame: Frame) -> None:
         spec = self.spec
         if isinstance(frame, RgbFrame):
-            rgb = frame.rgb if frame.alpha is None else composite(frame.rgb, frame.alpha, self._background)
+            rgb = frame.rgb if frame.alpha is None else colour.composite(frame.rgb, frame.alpha, spec.background)
             out = colour.from_rgb(rgb, spec.colour, spec.pix_fmt)
         else:  # already converted to the output's planes, on the model's device
             out = colour.frame_from_planes(frame.planes, spec.pix_fmt, spec.colour)
@@ -168,7 +166,7 @@ class VideoSink:
                     self.container.mux(packet)
             self.container.close()
             self._container = None
-            self.file.publish()
+            self.target.publish()
         except BaseException:
             self.abort()
             raise
@@ -184,10 +182,4 @@ class VideoSink:
             with contextlib.suppress(Exception):  # the file is being thrown away; its trailer does not matter
                 self._container.close()
             self._container = None
-        self.file.discard()
-
-
-def composite(rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """RGB over a solid background, for containers that cannot hold alpha."""
-    a = alpha[..., None].astype(np.float32) / 255.0
-    return np.rint(rgb * a + background * (1.0 - a)).astype(np.uint8)
+        self.target.discard()

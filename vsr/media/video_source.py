@@ -21,7 +21,7 @@ import av.stream
 
 from vsr.errors import InputError
 from vsr.media import colour
-from vsr.media.frames import Frame, Item, RgbFrame, YuvFrame
+from vsr.media.frames import Frame, Item, RgbFrame, SourceBase, YuvFrame
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ class DecodeStats:
             self.last = (frame.pts, duration)
 
 
-class VideoSource:
+class VideoSource(SourceBase):
     """The frames of `info`'s video and the packets of the `copy` streams, in file order.
 
     Frames come as RGB (swscale, with the stream's matrix and range), or as their YUV planes
@@ -154,6 +154,7 @@ class VideoSource:
     def __init__(self, info: VideoInfo, *, copy: Sequence[int] = (),
                  planes_for: Callable[[str], bool] | None = None) -> None:
         self.info, self.path, self.planes_for = info, info.path, planes_for
+        self.high_depth = info.high_depth
         self.stats = DecodeStats()
         self._container = open_input(info.path)
         self._video = self._container.streams.video[0]
@@ -183,7 +184,7 @@ class VideoSource:
             y, u, v = colour.planes_of(frame)
             return YuvFrame(planes=(y, u, v), pix_fmt=frame.format.name, pts=frame.pts, time_base=time_base,
                             duration=duration)
-        rgb = colour.to_rgb(frame, self.info.colour, high_depth=self.info.high_depth)
+        rgb = colour.to_rgb(frame, self.info.colour, high_depth=self.high_depth)
         return RgbFrame(rgb=rgb, pts=frame.pts, time_base=time_base, duration=duration)
 
     def __iter__(self) -> Iterator[Item]:
@@ -233,9 +234,3 @@ class VideoSource:
 
     def close(self) -> None:
         self._container.close()
-
-    def __enter__(self) -> VideoSource:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -33,10 +33,11 @@ class BatchUpscaler:
         self.engine, self.colour, self.planes_out = engine, colour, planes_out
 
     def __call__(self, frames: list[Frame]) -> list[Frame]:
-        first = frames[0]
-        if isinstance(first, YuvFrame):
-            return self._planes([f for f in frames if isinstance(f, YuvFrame)])
-        return self._rgb([f for f in frames if isinstance(f, RgbFrame)])
+        yuv_frames = [f for f in frames if isinstance(f, YuvFrame)]
+        rgb_frames = [f for f in frames if isinstance(f, RgbFrame)]
+        if yuv_frames and rgb_frames:
+            raise ValueError("a batch is all YUV frames or all RGB frames")
+        return self._planes(yuv_frames) if yuv_frames else self._rgb(rgb_frames)
 
     def _rgb(self, frames: list[RgbFrame]) -> list[Frame]:
         stack = to_tensor(np.stack([f.rgb for f in frames]))

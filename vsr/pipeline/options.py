@@ -58,6 +58,14 @@ class VideoEncoding:
     pix_fmt: str | None = None
     audio: bool = True  # copy the audio tracks
 
+    def __post_init__(self) -> None:
+        # What the chosen encoder accepts is checked by opening it, when the output is planned.
+        if self.crf is not None and self.crf < 0:
+            raise InputError(f"invalid --crf {self.crf}: 0 or more")
+        for option, value in (("--codec", self.codec), ("--preset", self.preset), ("--pix-fmt", self.pix_fmt)):
+            if value is not None and not value.strip():
+                raise InputError(f"invalid {option} {value!r}: empty")
+
 
 @dataclass(frozen=True)
 class ImageEncoding:

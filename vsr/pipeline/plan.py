@@ -16,7 +16,7 @@ from vsr.media.animated.source import MS, AnimationInfo, is_animated
 from vsr.media.animated.source import probe as probe_animation
 from vsr.media.animated.writer import AnimationSinkSpec, PaletteMode, check_size
 from vsr.media.colour import RGB_SOURCE
-from vsr.media.image import DEFAULT_QUALITY, ImageInfo, ImageSinkSpec, probe_image
+from vsr.media.image import DEFAULT_QUALITY, ImageInfo, ImageSinkSpec, holds_alpha, probe_image
 from vsr.media.kinds import ANIMATED_OUTPUTS, ANIMATED_SUFFIXES, IMAGE_SUFFIXES, OutputKind, is_image, suffix
 from vsr.media.sinks import SinkSpec
 from vsr.media.sources import InputInfo
@@ -28,10 +28,10 @@ from vsr.pipeline.options import ImageEncoding, UpscaleOptions, VideoEncoding
 
 @dataclass(frozen=True)
 class Plan:
-    source: InputInfo
+    info: InputInfo  # the probed input
     output: Path
-    kind: OutputKind
-    sink: SinkSpec
+    kind: OutputKind  # which writer, from the sink registry
+    sink_spec: SinkSpec  # and its settings
     out_size: tuple[int, int]  # (width, height)
     codec: str  # as the summary names it
     pix_fmt: str
@@ -40,17 +40,17 @@ class Plan:
 
     @property
     def input(self) -> Path:
-        return self.source.path
+        return self.info.path
 
     @property
     def in_size(self) -> tuple[int, int]:
         """(width, height)"""
-        return self.source.width, self.source.height
+        return self.info.width, self.info.height
 
     @property
     def frames(self) -> int:
         """How many frames the input says it holds; 0 when it does not say."""
-        return self.source.frames
+        return self.info.frames
 
 
 def probe_input(path: Path, output: Path) -> InputInfo:
@@ -71,8 +71,26 @@ def scaled(width: int, height: int, scale: float) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def check_output_kind(info: InputInfo, output: Path, options: UpscaleOptions) -> None:
+    """Refuse, from the names alone and before the model loads, an output this input cannot
+    become."""
+    out = suffix(output)
+    if isinstance(info, ImageInfo):
+        if not is_image(output):
+            raise OutputError(f"{output}: a still image needs an image output "
+                              f"({', '.join(sorted(IMAGE_SUFFIXES))}, .gif)")
+        return
+    if out in ANIMATED_OUTPUTS or options.video.codec is not None:
+        return
+    if isinstance(info, AnimationInfo) and out not in containers.DEFAULT_CODECS:
+        raise OutputError(f"{output}: an animated image becomes .gif, .webp, .png/.apng, or a video "
+                          f"({', '.join(containers.DEFAULT_CODECS)})")
+    containers.default_codec(output)  # an unknown container is refused here
+
+
 def make_plan(info: InputInfo, output: Path, options: UpscaleOptions, scale: float) -> Plan:
     """What upscaling `info` by `scale` into `output` takes; refuses what cannot be written."""
+    check_output_kind(info, output, options)
     if isinstance(info, VideoInfo):
         return _plan_video(info, output, options, scale)
     if isinstance(info, AnimationInfo):
@@ -164,9 +182,6 @@ def _plan_animation(info: AnimationInfo, output: Path, options: UpscaleOptions, 
         return Plan(info, output, ANIMATED_OUTPUTS[out_suffix], animation, size,
                     codec="apng" if out_suffix == ".png" else out_suffix.lstrip("."), pix_fmt=pix_fmt,
                     warnings=tuple(warnings))
-    if out_suffix not in containers.DEFAULT_CODECS and options.video.codec is None:
-        raise OutputError(f"{output}: an animated image becomes .gif, .webp, .png/.apng, or a video "
-                          f"({', '.join(containers.DEFAULT_CODECS)})")
     encoder = _video_encoder(output, options.video, source_pix_fmt="yuv420p", size=size)
     warnings += encoder.warnings
     fill = options.image.background_rgb or info.background or (0, 0, 0)
@@ -188,9 +203,12 @@ def auto_gif_palette(info: AnimationInfo) -> PaletteMode:
 
 
 def _plan_image(info: ImageInfo, output: Path, options: UpscaleOptions, scale: float) -> Plan:
-    if not is_image(output):
-        raise OutputError(f"{output}: a still image needs an image output ({', '.join(sorted(IMAGE_SUFFIXES))}, .gif)")
     quality = DEFAULT_QUALITY if options.image.quality is None else options.image.quality
-    return Plan(info, output, OutputKind.IMAGE, ImageSinkSpec(quality=quality, carry=info.carry),
+    fill = options.image.background_rgb or info.background or (0, 0, 0)
+    keeps_alpha = info.has_alpha and holds_alpha(output)
+    warnings = []
+    if info.has_alpha and not keeps_alpha:
+        warnings.append(f"{output.suffix} holds no transparency: composited over #{bytes(fill).hex()}")
+    return Plan(info, output, OutputKind.IMAGE, ImageSinkSpec(quality=quality, carry=info.carry, background=fill),
                 scaled(info.width, info.height, scale), codec=suffix(output).lstrip("."),
-                pix_fmt="rgba" if info.has_alpha else "rgb24")
+                pix_fmt="rgba" if keeps_alpha else "rgb24", warnings=tuple(warnings))

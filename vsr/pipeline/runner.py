@@ -12,6 +12,7 @@ import queue
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import av
 
@@ -34,7 +35,7 @@ Slot = Item | _Done  # what the queues between the stages carry
 class _Stages:
     def __init__(self) -> None:
         self.stop = threading.Event()
-        self.errors: list[BaseException] = []
+        self.errors: list[tuple[BaseException, Path]] = []  # and the file the stage was working on
 
     def put(self, q: queue.Queue[Slot], item: Slot) -> bool:
         while not self.stop.is_set():
@@ -57,19 +58,30 @@ class _Stages:
         while not isinstance(item := self.get(q), _Done):
             yield item
 
-    def guarded(self, fn: Callable[[], None]) -> Callable[[], None]:
+    def guarded(self, fn: Callable[[], None], place: Path) -> Callable[[], None]:
         def run() -> None:
             try:
                 fn()
             except BaseException as exc:  # handed to the main thread, which raises it
-                self.errors.append(exc)
+                self.errors.append((exc, place))
                 self.stop.set()
         return run
+
+    def join(self, threads: list[threading.Thread]) -> None:
+        """Wait for the threads to stop: the sink must not be closed under a live writer, so a
+        second Ctrl-C while stopping only says stop again."""
+        for t in threads:
+            while t.is_alive():
+                try:
+                    t.join(0.1)
+                except KeyboardInterrupt:
+                    self.stop.set()
 
 
 def run(source: FrameSource, sink: FrameSink, process: BatchProcess, *, batch: int, progress: bool) -> SinkReport:
     """Every item of `source` into `sink`, frames through `process` in batches of `batch`.
-    Returns the sink's report; raises the first error any stage met."""
+    Returns the sink's report; raises the first error any stage met. The sink is this
+    function's from the call on: finished on success, aborted on any failure."""
     from tqdm import tqdm
 
     decoded: queue.Queue[Slot] = queue.Queue(QUEUE_FRAMES)
@@ -121,25 +133,24 @@ def run(source: FrameSource, sink: FrameSink, process: BatchProcess, *, batch: i
         flush()
         stages.put(upscaled, _DONE)
 
-    threads = [threading.Thread(target=stages.guarded(read), name="vsr-read", daemon=True),
-               threading.Thread(target=stages.guarded(write), name="vsr-write", daemon=True)]
+    threads = [threading.Thread(target=stages.guarded(read, source.path), name="vsr-read", daemon=True),
+               threading.Thread(target=stages.guarded(write, sink.path), name="vsr-write", daemon=True)]
     try:
         for t in threads:
             t.start()
-        stages.guarded(infer)()
+        stages.guarded(infer, source.path)()
         for t in threads:
             while t.is_alive():
                 t.join(0.1)
     finally:
         stages.stop.set()
+        stages.join(threads)
         bar.close()
-        for t in threads:
-            t.join()
         if not reports:
             sink.abort()  # nothing half-written stays behind
     if stages.errors:
-        exc = stages.errors[0]
+        exc, place = stages.errors[0]
         if isinstance(exc, av.error.FFmpegError | OSError) and not isinstance(exc, VsrError):
-            raise BackendError(f"{sink.path}: processing failed and nothing was written ({exc})") from exc
+            raise BackendError(f"{place}: processing failed and nothing was written ({exc})") from exc
         raise exc
     return reports[0]

@@ -7,6 +7,7 @@ run the stages, report.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -22,8 +23,8 @@ from vsr.media.video_source import VideoInfo
 from vsr.models.descriptor import Model
 from vsr.pipeline import runner
 from vsr.pipeline.batches import BatchUpscaler
-from vsr.pipeline.options import RuntimeOptions, UpscaleOptions
-from vsr.pipeline.plan import Plan, make_plan, probe_input
+from vsr.pipeline.options import UpscaleOptions
+from vsr.pipeline.plan import Plan, check_output_kind, make_plan, probe_input
 from vsr.runtime.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def upscale(input: str | Path, output: str | Path, options: UpscaleOptions | Non
 
     info = probe_input(Path(input), Path(output))
     check_output(Path(output), overwrite=overwrite, input_path=Path(input))
+    check_output_kind(info, Path(output), options)
     return _upscale_one(info, Path(output), options, load_model(options.runtime.model), progress=progress)
 
 
@@ -103,7 +105,7 @@ def upscale_folder(input: str | Path, output: str | Path, options: UpscaleOption
     options = options or UpscaleOptions()
     input_dir, output_dir = Path(input), Path(output)
     if not input_dir.is_dir():
-        raise InputError(f"{input_dir}: no such folder")
+        raise InputError(f"{input_dir}: {'is not a folder' if input_dir.exists() else 'no such folder'}")
     if not output_dir.parent.is_dir():
         raise OutputError(f"{output_dir}: the folder {output_dir.parent} does not exist")
     if output_dir.exists() and not output_dir.is_dir():
@@ -114,6 +116,7 @@ def upscale_folder(input: str | Path, output: str | Path, options: UpscaleOption
     from vsr.models.catalogue import load_model
 
     model = load_model(options.runtime.model)
+    output_scale(options, model)  # one usage error, not one failure per file
     output_dir.mkdir(exist_ok=True)
     results: list[Summary | FileFailure] = []
     for path in files:
@@ -121,6 +124,7 @@ def upscale_folder(input: str | Path, output: str | Path, options: UpscaleOption
         try:
             info = probe_input(path, target)
             check_output(target, overwrite=overwrite, input_path=path)
+            check_output_kind(info, target, options)
             results.append(_upscale_one(info, target, options, model, progress=progress))
         except VsrError as exc:  # reported in the folder's report, once
             results.append(FileFailure(input=str(path), error=str(exc)))
@@ -132,7 +136,7 @@ def output_scale(options: UpscaleOptions, model: Model) -> float:
     scale = float(options.scale if options.scale is not None else model.scale)
     if scale > model.scale:
         raise InputError(f"--scale {scale:g} is above {model.name}'s native ×{model.scale}; "
-                         f"use a ×{int(-(-scale // 1))} model or a smaller --scale")
+                         f"use a ×{math.ceil(scale)} model or a smaller --scale")
     return scale
 
 
@@ -143,48 +147,44 @@ def build_engine(model: Model, plan: Plan, options: UpscaleOptions) -> Engine:
 
     runtime = options.runtime
     device = resolve_device(runtime.device)
-    # One picture: building a compiled or TensorRT engine would cost more than it saves.
-    backend = "eager" if runtime.backend == "auto" and plan.frames == 1 else runtime.backend
+    # One picture: one frame a batch, and building a compiled or TensorRT engine would cost more
+    # than it saves.
+    single = plan.frames == 1
+    backend = "eager" if runtime.backend == "auto" and single else runtime.backend
+    batch = 1 if single else runtime.batch_size or (4 if device.type == "cuda" else 1)
     (in_w, in_h), (out_w, out_h) = plan.in_size, plan.out_size
     return Engine(model=model, device=device, dtype=resolve_precision(runtime.precision, device, model),
                   out_size=(out_h, out_w), tile=runtime.tile, backend=backend, in_size=(in_h, in_w),
-                  batch=runtime.batch_size or (4 if device.type == "cuda" else 1),
+                  batch=batch,
                   temporal=TemporalBlend(options.temporal_blend) if options.temporal_blend else None)
-
-
-def colour_on_device(runtime: RuntimeOptions, engine: Engine) -> bool:
-    """YUV ↔ RGB on the model's device: always where asked, by default on a GPU, where the
-    conversion would otherwise be the slowest stage on the CPU."""
-    return runtime.colour_conversion == "device" or (runtime.colour_conversion == "auto"
-                                                     and engine.device.type == "cuda")
 
 
 def run_plan(plan: Plan, engine: Engine, options: UpscaleOptions, *, progress: bool) -> Summary:
     """Decode, upscale and write as planned; warnings are logged once, here, and returned."""
     from vsr.runtime import yuv
-    from vsr.runtime.device import precision_name
+    from vsr.runtime.device import colour_on_device, precision_name
 
-    info = plan.source
+    info = plan.info
     colour = info.colour if isinstance(info, VideoInfo) else None
-    device_colour = colour is not None and colour_on_device(options.runtime, engine)
+    device_colour = colour is not None and colour_on_device(options.runtime.colour_conversion, engine.device)
     # Planes go straight to a video encoder; other outputs (and formats the device does not
     # convert) take RGB.
     planes_out = plan.pix_fmt if device_colour and plan.kind is OutputKind.VIDEO and yuv.supported(plan.pix_fmt) \
         else None
     start = time.perf_counter()
     with open_source(info, copy=plan.copy_streams, planes_for=yuv.supported if device_colour else None) as source:
-        sink = open_sink(plan.kind, plan.output, plan.sink, source.copy_streams)
+        process = BatchUpscaler(engine, colour=colour, planes_out=planes_out)
+        sink = open_sink(plan.kind, plan.output, plan.sink_spec, source.copy_streams)
         try:
-            report = runner.run(source, sink, BatchUpscaler(engine, colour=colour, planes_out=planes_out),
-                                batch=engine.batch, progress=progress)
-        except BaseException:  # Ctrl-C included: nothing half-written stays behind
-            sink.abort()
-            raise
-        source_warnings = source.warnings()
-    seconds = time.perf_counter() - start
-    warnings = _once([*plan.warnings, *source_warnings, *report.warnings, *engine.warnings])
-    for message in warnings:
+            report = runner.run(source, sink, process, batch=engine.batch, progress=progress)
+        finally:  # what was found is said, once, also when the run failed
+            said = _once([*plan.warnings, *source.warnings(), *engine.warnings])
+            for message in said:
+                log.warning("%s", message)
+    for message in report.warnings:
         log.warning("%s", message)
+    warnings = _once([*said, *report.warnings])
+    seconds = time.perf_counter() - start
     return Summary(input=str(plan.input), output=str(plan.output), frames=report.frames, seconds=round(seconds, 3),
                    fps=round(report.frames / seconds, 3) if seconds else 0.0, input_size=plan.in_size,
                    output_size=plan.out_size, codec=plan.codec, pix_fmt=plan.pix_fmt, model=engine.model.name,

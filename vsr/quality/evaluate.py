@@ -95,6 +95,8 @@ def upscaler(name: str, scale: int, *, device: str = "auto", temporal_blend: flo
         for f in frames:  # one stream, frame by frame
             out.append(engine(torch.from_numpy(f[None]))[0].numpy())
             tick(1)
+        for message in engine.warnings:  # out-of-memory tiling, a half-precision redo: said once
+            log.warning("%s: %s", net.name, message)
         return out
     label = net.name + (f" (blend {temporal_blend:g})" if temporal_blend else "")
     return label, run

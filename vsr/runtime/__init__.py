@@ -20,7 +20,7 @@ BACKENDS: tuple[Backend, ...] = get_args(Backend)
 ColourConversion = Literal["auto", "device", "swscale"]
 COLOUR_CONVERSIONS: tuple[ColourConversion, ...] = get_args(ColourConversion)
 
-_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+_DEVICE = re.compile(r"auto|(cpu|cuda)(:\d+)?")
 
 
 def is_device_name(name: str) -> bool:

@@ -11,7 +11,7 @@ import torch
 
 from vsr.errors import BackendError, InputError
 from vsr.models.descriptor import Model
-from vsr.runtime import PRECISIONS, Precision, is_device_name
+from vsr.runtime import PRECISIONS, ColourConversion, Precision, is_device_name
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,12 @@ def precision_name(dtype: torch.dtype) -> str:
         if known == dtype:
             return name
     return str(dtype).removeprefix("torch.")
+
+
+def colour_on_device(conversion: ColourConversion, device: torch.device) -> bool:
+    """Where YUV ↔ RGB happens: on the model's device where asked, and by default on a GPU,
+    where swscale on the CPU would otherwise be the slowest stage."""
+    return conversion == "device" or (conversion == "auto" and device.type == "cuda")
 
 
 def resolve_device(device: str) -> torch.device:

@@ -56,7 +56,8 @@ class YuvFormat:
             return 0.0, float(peak), 128.0 * scale, float(peak)
         return 16.0 * scale, 219.0 * scale, 128.0 * scale, 224.0 * scale
 
-    def matrix(self) -> tuple[float, float]:
+    def coefficients(self) -> tuple[float, float]:
+        """(Kr, Kb) of the matrix."""
         return _KR_KB.get(self.space, _KR_KB[5])
 
 
@@ -67,7 +68,7 @@ def supported(pix_fmt: str) -> bool:
 def to_rgb(y: torch.Tensor, u: torch.Tensor, v: torch.Tensor, fmt: YuvFormat) -> torch.Tensor:
     """Planes (N×H×W, N×h×w, N×h×w, integer code values) → NCHW float RGB in [0, 1]."""
     y0, ys, c0, cs = fmt.levels()
-    kr, kb = fmt.matrix()
+    kr, kb = fmt.coefficients()
     kg = 1.0 - kr - kb
     luma = (y.float() - y0) / ys
     sx, sy = fmt.subsampling
@@ -83,7 +84,7 @@ def from_rgb(rgb: torch.Tensor, fmt: YuvFormat) -> tuple[torch.Tensor, torch.Ten
     """NCHW float RGB in [0, 1] → planes of integer code values (uint8, or int32 for 10-bit),
     chroma at the format's size. H and W must be multiples of the subsampling."""
     y0, ys, c0, cs = fmt.levels()
-    kr, kb = fmt.matrix()
+    kr, kb = fmt.coefficients()
     r, g, b = rgb.float().unbind(1)
     luma = kr * r + (1 - kr - kb) * g + kb * b
     cb = (b - luma) / (2 * (1 - kb))

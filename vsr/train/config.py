@@ -7,11 +7,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from vsr.errors import InputError
 from vsr.runtime import PRECISIONS

@@ -325,10 +325,10 @@ class Run:
         optimiser.zero_grad(set_to_none=True)
         scaler = self.nets.scaler
         if scaler is None:
-            torch.autograd.backward(loss)
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             optimiser.step()
         else:
-            torch.autograd.backward(scaler.scale(loss))
+            scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
             scaler.step(optimiser)
             scaler.update()
 

@@ -21,6 +21,7 @@ import struct
 import zlib
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import GifImagePlugin, Image
@@ -41,20 +42,26 @@ class GifWriter(AnimatedWriter):
         self._written = 0
         self._global: GlobalPalette | None = None
         self._per_frame: PerFramePalette | None = None
-        if spec.gif_palette == "global":
-            self._global = GlobalPalette(spec.width, spec.height, with_alpha=spec.has_alpha, dither=spec.dither)
-            self._spool_path = temporary_beside(path.with_suffix(".spool"))
-            self._spool = open(self._spool_path, "wb")  # noqa: SIM115 (closed by end or abort)
-            self._delays: list[int] = []
-        else:
-            self._per_frame = PerFramePalette(spec.width, spec.height, with_alpha=spec.has_alpha, dither=spec.dither)
+        self._spool: BinaryIO | None = None
+        self._delays: list[int] = []
+        try:
+            if spec.gif_palette == "global":
+                self._global = GlobalPalette(spec.width, spec.height, with_alpha=spec.has_alpha, dither=spec.dither)
+                self._spool_path = temporary_beside(path.with_suffix(".spool"))
+                self._spool = open(self._spool_path, "wb")  # noqa: SIM115 (closed by end or abort)
+            else:
+                self._per_frame = PerFramePalette(spec.width, spec.height, with_alpha=spec.has_alpha,
+                                                  dither=spec.dither)
+        except BaseException:
+            self.abort()
+            raise
 
     def emit(self, frame: RgbFrame, start: Fraction, end: Fraction) -> None:
         delay = self.ticks(start, end, 100)
         if self._per_frame is not None:
             self._write(self._per_frame(frame.rgb, frame.alpha), delay, local_palette=self._written > 0)
             return
-        assert self._global is not None
+        assert self._global is not None and self._spool is not None
         self._global.add(frame.rgb, frame.alpha)
         rgba = frame.rgb if frame.alpha is None else np.concatenate([frame.rgb, frame.alpha[..., None]], axis=-1)
         data = zlib.compress(np.ascontiguousarray(rgba).tobytes(), 1)
@@ -62,7 +69,7 @@ class GifWriter(AnimatedWriter):
         self._delays.append(delay)
 
     def end(self) -> None:
-        if self._global is not None:
+        if self._global is not None and self._spool is not None:
             self._spool.close()
             self._global.palette()
             channels = 4 if self.has_alpha else 3
@@ -78,7 +85,7 @@ class GifWriter(AnimatedWriter):
 
     def abort(self) -> None:
         super().abort()
-        if self._global is not None:
+        if self._spool is not None:
             self._spool.close()
             self._spool_path.unlink(missing_ok=True)
 

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import av.stream
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vsr.errors import InputError
-from vsr.media.frames import Item, RgbFrame
+from vsr.media.frames import Item, RgbFrame, SourceBase
 from vsr.media.kinds import ANIMATED_SUFFIXES
 
 MS = Fraction(1, 1000)  # Pillow reports delays in milliseconds
@@ -88,37 +87,31 @@ def probe(path: Path) -> AnimationInfo:
                              colours=min(len(seen), 257), duration_ms=duration)
 
 
-class AnimatedSource:
+class AnimatedSource(SourceBase):
     """The composed frames, RGB plus alpha when the animation has any, timestamps in ms."""
 
     def __init__(self, info: AnimationInfo) -> None:
         self.info, self.path = info, info.path
         self._warnings: list[str] = []
+        self._image: Image.Image | None = None
 
     @property
     def expected_frames(self) -> int:
         return self.info.frames
 
     def __iter__(self) -> Iterator[Item]:
-        with open_image(self.path) as im:
-            for frame in _frames(im, self.path, self._warnings):
-                yield frame if self.info.has_alpha else RgbFrame(frame.rgb, frame.pts, frame.time_base, frame.duration)
-
-    @property
-    def copy_streams(self) -> list[av.stream.Stream]:
-        return []
+        self.close()
+        self._image = open_image(self.path)
+        for frame in _frames(self._image, self.path, self._warnings):
+            yield frame if self.info.has_alpha else RgbFrame(frame.rgb, frame.pts, frame.time_base, frame.duration)
 
     def warnings(self) -> list[str]:
         return list(self._warnings)
 
     def close(self) -> None:
-        pass
-
-    def __enter__(self) -> AnimatedSource:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        if self._image is not None:
+            self._image.close()
+            self._image = None
 
 
 def _frames(im: Image.Image, path: Path, warnings: list[str]) -> Iterator[RgbFrame]:

@@ -2,7 +2,7 @@
 
 Parameter names follow BasicSR (`conv_first`, `body.N.rdb1.conv1`, `conv_body`, `conv_up1` …), so
 published Real-ESRGAN and BasicSR checkpoints load with strict=True. The old ESRGAN layout is
-remapped at load time by vsr.zoo, not here.
+remapped at load time by vsr.models.checkpoint, not here.
 """
 
 from __future__ import annotations
