@@ -358,9 +358,15 @@ def test_folder_goes_on_after_a_failure(tmp_path, capsys):
     captured = capsys.readouterr()
     rows = json.loads(captured.out)
     assert code == 1 and "1 of 3 files failed" in captured.err
+    assert captured.err.count("c.mp4: not a media file") == 1  # the failure is on stderr, once, --quiet or not
     assert [Path(r.get("output", r["input"])).name for r in rows] == ["a.png", "b.mp4", "c.mp4"]
     assert "error" in rows[2] and "not a media file" in rows[2]["error"]
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.mp4"]
+    # Without --json: the files done on stdout, the failure on stderr.
+    code = main(["upscale", str(folder), str(out), "--overwrite"])
+    captured = capsys.readouterr()
+    assert code == 1 and [line.split(":")[0] for line in captured.out.splitlines()] == [str(out / "a.png"), str(out / "b.mp4")]
+    assert captured.err.count("c.mp4: not a media file") == 1
 
 
 # ---------------------------------------------------------------- warnings

@@ -9,14 +9,14 @@ import pytest
 import torch
 
 from clips import PHOTO, make_clip
-from vsr.media import colour as color
+from vsr.media import colour
 from vsr.runtime import yuv
 
 
 def _frame(pix_fmt: str, space: int, full: bool, size=(64, 48)) -> av.VideoFrame:
     w, h = size
-    info = color.ColourInfo(space=space, full_range=full, primaries=space, trc=space, tagged=True)
-    return color.from_rgb(PHOTO[:h, :w].copy(), info, pix_fmt), info
+    info = colour.ColourInfo(space=space, full_range=full, primaries=space, trc=space, tagged=True)
+    return colour.from_rgb(PHOTO[:h, :w].copy(), info, pix_fmt), info
 
 
 CASES = [("yuv420p", 1, False), ("yuv420p", 5, False), ("yuvj420p", 5, True), ("yuv422p", 1, False),
@@ -26,9 +26,9 @@ CASES = [("yuv420p", 1, False), ("yuv420p", 5, False), ("yuvj420p", 5, True), ("
 @pytest.mark.parametrize(("pix_fmt", "space", "full"), CASES)
 def test_device_yuv_to_rgb_matches_swscale(pix_fmt, space, full):
     frame, info = _frame(pix_fmt, space, full)
-    high = color.is_high_depth(pix_fmt)
-    reference = color.to_rgb(frame, info, high_depth=high).astype(np.float64) / (65535 if high else 255)
-    planes = [torch.from_numpy(p.astype(np.int32))[None] for p in color.planes_of(frame)]
+    high = colour.is_high_depth(pix_fmt)
+    reference = colour.to_rgb(frame, info, high_depth=high).astype(np.float64) / (65535 if high else 255)
+    planes = [torch.from_numpy(p.astype(np.int32))[None] for p in colour.planes_of(frame)]
     ours = yuv.to_rgb(*planes, yuv.YuvFormat(pix_fmt, space, full))[0].permute(1, 2, 0).numpy()
     diff = np.abs(ours - reference) * 255
     # Under a level on average: swscale interpolates chroma bicubically, we linearly.
@@ -41,11 +41,11 @@ def test_device_yuv_to_rgb_matches_swscale(pix_fmt, space, full):
 @pytest.mark.parametrize(("pix_fmt", "space", "full"), CASES)
 def test_device_rgb_to_yuv_matches_swscale(pix_fmt, space, full):
     rgb = PHOTO[:48, :64].copy()
-    info = color.ColourInfo(space=space, full_range=full, primaries=space, trc=space, tagged=True)
-    reference = [p.astype(np.float64) for p in color.planes_of(color.from_rgb(rgb, info, pix_fmt))]
+    info = colour.ColourInfo(space=space, full_range=full, primaries=space, trc=space, tagged=True)
+    reference = [p.astype(np.float64) for p in colour.planes_of(colour.from_rgb(rgb, info, pix_fmt))]
     x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
     ours = [p[0].numpy().astype(np.float64) for p in yuv.from_rgb(x, yuv.YuvFormat(pix_fmt, space, full))]
-    scale = 4 if color.is_high_depth(pix_fmt) else 1  # compare in 8-bit steps
+    scale = 4 if colour.is_high_depth(pix_fmt) else 1  # compare in 8-bit steps
     for name, a, b in zip("YUV", ours, reference):
         assert a.shape == b.shape, name
         diff = np.abs(a - b) / scale

@@ -70,18 +70,17 @@ def upscale_command(
     )
 
     def line(r: dict[str, Any]) -> str:
-        if "error" in r:
-            return f"{r['input']}: failed: {r['error']}"
         (iw, ih), (ow, oh) = r["input_size"], r["output_size"]
         return f"{r['output']}: {r['frames']} frame(s) {iw}x{ih} → {ow}x{oh} in {r['seconds']:.1f} s ({r['fps']:.2f} fps)"
 
     if input.is_dir():
         folder = upscale_folder(input, output, options, overwrite=overwrite, progress=not quiet)
         rows = folder.as_rows()
-        report(rows, as_json=as_json, quiet=quiet, lines=lambda: map(line, rows))
+        report(rows, as_json=as_json, quiet=quiet, lines=lambda: [line(r) for r in rows if "error" not in r])
+        for failure in folder.failures:  # errors go to stderr, --quiet or not
+            typer.echo(f"vsr: error: {failure.error}", err=True)
         if folder.failures:
-            listed = "listed above" if not quiet or as_json else ", ".join(Path(f.input).name for f in folder.failures)
-            raise BackendError(f"{len(folder.failures)} of {len(rows)} files failed ({listed})")
+            raise BackendError(f"{len(folder.failures)} of {len(rows)} files failed (above)")
         return
     summary: Summary = upscale(input, output, options, overwrite=overwrite, progress=not quiet)
     row = summary.as_dict()

@@ -41,7 +41,8 @@ class ImageInfo:
         return 1
 
 
-def _open(path: Path) -> Image.Image:
+def open_image(path: Path) -> Image.Image:
+    """The file opened by Pillow (header only), or the one-line reason it cannot be."""
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
@@ -56,7 +57,7 @@ def probe_image(path: Path) -> ImageInfo:
     """Size, transparency and what to carry over; the image is decoded once here, so that a
     damaged file is refused before any work."""
     try:
-        with _open(path) as im:
+        with open_image(path) as im:
             im.load()
             bg = im.info.get("background")
             background = (int(bg[0]), int(bg[1]), int(bg[2])) if isinstance(bg, tuple) and len(bg) >= 3 else None
@@ -69,7 +70,7 @@ def probe_image(path: Path) -> ImageInfo:
 def read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """HWC uint8 RGB and the alpha plane if there is one."""
     try:
-        with _open(path) as im:
+        with open_image(path) as im:
             im.load()
             rgba = im.convert("RGBA" if _has_alpha(im) else "RGB")
     except (UnidentifiedImageError, OSError) as exc:

@@ -17,7 +17,7 @@ from vsr.media.animated.source import probe as probe_animation
 from vsr.media.animated.writer import AnimationSinkSpec, PaletteMode, check_size
 from vsr.media.colour import RGB_SOURCE
 from vsr.media.image import DEFAULT_QUALITY, ImageInfo, ImageSinkSpec, holds_alpha, probe_image
-from vsr.media.kinds import ANIMATED_OUTPUTS, ANIMATED_SUFFIXES, IMAGE_SUFFIXES, OutputKind, is_image, suffix
+from vsr.media.kinds import ANIMATED_OUTPUTS, ANIMATED_SUFFIXES, IMAGE_FORMATS, IMAGE_SUFFIXES, OutputKind, is_image, suffix
 from vsr.media.sinks import SinkSpec
 from vsr.media.sources import InputInfo
 from vsr.media.video_sink import VideoSinkSpec
@@ -77,8 +77,7 @@ def check_output_kind(info: InputInfo, output: Path, options: UpscaleOptions) ->
     out = suffix(output)
     if isinstance(info, ImageInfo):
         if not is_image(output):
-            raise OutputError(f"{output}: a still image needs an image output "
-                              f"({', '.join(sorted(IMAGE_SUFFIXES))}, .gif)")
+            raise OutputError(f"{output}: a still image needs an image output ({', '.join(IMAGE_FORMATS)}, .gif)")
         return
     if out in ANIMATED_OUTPUTS or options.video.codec is not None:
         return

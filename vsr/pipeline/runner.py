@@ -88,8 +88,9 @@ def run(source: FrameSource, sink: FrameSink, process: BatchProcess, *, batch: i
     upscaled: queue.Queue[Slot] = queue.Queue(QUEUE_FRAMES)
     stages = _Stages()
     reports: list[SinkReport] = []
-    bar = tqdm(total=source.expected_frames or None, unit="frame", file=sys.stderr, disable=not progress,
-               dynamic_ncols=True, leave=False)
+    # One picture needs no progress bar.
+    bar = tqdm(total=source.expected_frames or None, unit="frame", file=sys.stderr,
+               disable=not progress or source.expected_frames == 1, dynamic_ncols=True, leave=False)
 
     def read() -> None:
         for item in source:

@@ -22,6 +22,7 @@ from PIL import Image, UnidentifiedImageError
 
 from vsr.errors import InputError
 from vsr.media.frames import Item, RgbFrame, SourceBase
+from vsr.media.image import open_image
 from vsr.media.kinds import ANIMATED_SUFFIXES
 
 MS = Fraction(1, 1000)  # Pillow reports delays in milliseconds
@@ -41,17 +42,6 @@ class AnimationInfo:
     has_alpha: bool  # some frame has a pixel that is not fully opaque
     colours: int  # distinct colours over all frames, counted up to 257 (over 256: no one GIF palette holds them)
     duration_ms: int
-
-
-def open_image(path: Path) -> Image.Image:
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    try:
-        return Image.open(path)
-    except PermissionError as exc:
-        raise InputError(f"{path}: cannot be read (permission denied)") from exc
-    except (UnidentifiedImageError, OSError) as exc:
-        raise InputError(f"{path}: not an image Pillow can read ({exc})") from exc
 
 
 def is_animated(path: Path) -> bool:
