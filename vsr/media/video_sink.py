@@ -10,14 +10,13 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import av.audio.resampler
 import av.container
 import av.stream
 
 from vsr.atomic import AtomicFile
-from vsr.errors import OutputError
 from vsr.media import colour, containers
 from vsr.media.frames import Frame, RgbFrame, SinkReport
+from vsr.media.stream_copy import CopiedStreams
 
 
 @dataclass(frozen=True)
@@ -43,8 +42,7 @@ class VideoSinkSpec:
 class VideoSink:
     """Owns the output container; `write` a frame, `mux` a copied packet, `finish` or `abort`.
 
-    `copy_streams` are the input streams to carry over: copied packet for packet where the
-    container can hold their codec, else (audio only) decoded and re-encoded, and said so.
+    `copy_streams` are the input streams to carry over (vsr.media.stream_copy).
     """
 
     def __init__(self, path: Path, spec: VideoSinkSpec, copy_streams: Sequence[av.stream.Stream] = ()) -> None:
@@ -54,18 +52,12 @@ class VideoSink:
         self.shifted = 0  # frames moved one tick later because they shared a timestamp
         self.warnings: list[str] = []
         self._last_pts: int | None = None
-        self._transcoders: dict[int, tuple[av.AudioStream, av.audio.resampler.AudioResampler]] = {}
-        self._copies: dict[int, av.stream.Stream] = {}
         self._container: av.container.OutputContainer | None = None
         try:
             self._container = av.open(str(self.target.tmp), mode="w", format=containers.format_for(path))
             self._container.metadata.update(spec.metadata)
             self._video = self._add_video()
-            for s in copy_streams:
-                if s.type == "audio" and not containers.can_hold_audio(path, s.codec_context.name):
-                    self._transcoders[s.index] = self._add_transcoder(s)
-                else:
-                    self._copies[s.index] = self._add_copy(s)
+            self._copied = CopiedStreams(self._container, path, copy_streams)
         except BaseException:
             self.abort()
             raise
@@ -91,38 +83,6 @@ class VideoSink:
         stream.metadata.update(spec.stream_metadata)
         return stream
 
-    def _add_copy(self, src: av.stream.Stream) -> av.stream.Stream:
-        try:
-            out = self.container.add_stream_from_template(src)
-        except (ValueError, av.error.FFmpegError) as exc:
-            raise OutputError(f"{self.path}: cannot hold the {src.type} stream #{src.index} "
-                              f"({src.codec_context.name}): {exc}") from exc
-        out.metadata.update(src.metadata)
-        return out
-
-    def _add_transcoder(self, src: av.stream.Stream) -> tuple[av.AudioStream, av.audio.resampler.AudioResampler]:
-        """An audio track the container cannot hold as it is: decoded and re-encoded, and said so."""
-        codec = containers.audio_fallback(self.path)
-        assert isinstance(src, av.AudioStream)
-        ctx = src.codec_context
-        rate = ctx.sample_rate if codec != "libopus" else 48000  # Opus runs at 48 kHz
-        out = self.container.add_stream(codec, rate=rate)
-        assert isinstance(out, av.AudioStream), codec
-        channels = ctx.layout.nb_channels if ctx.layout else 2
-        layout = containers.standard_layout(channels, ctx.layout.name if ctx.layout else "stereo")
-        out.layout = layout
-        out.metadata.update(src.metadata)
-        self.warnings.append(f"audio track #{src.index} ({ctx.name}) cannot go into {self.path.suffix}; "
-                             f"re-encoded to {codec}")
-        formats = out.codec_context.codec.audio_formats or []
-        return out, av.AudioResampler(format=formats[0].name, layout=layout, rate=rate)
-
-    def _encode_audio(self, out: av.AudioStream, resampler: av.audio.resampler.AudioResampler,
-                      frame: av.AudioFrame | None) -> None:
-        for resampled in resampler.resample(frame):
-            for packet in out.encode(resampled):
-                self.container.mux(packet)
-
     def write(self, frame: Frame) -> None:
         spec = self.spec
         if isinstance(frame, RgbFrame):
@@ -140,30 +100,21 @@ class VideoSink:
         if frame.duration:
             out.duration = frame.duration
         for packet in self._video.encode(out):
-            self.container.mux(packet)
+            self.mux_video(packet)
         self.frames += 1
 
-    def mux(self, packet: av.Packet) -> None:
-        if packet.stream.index in self._transcoders:
-            out, resampler = self._transcoders[packet.stream.index]
-            for frame in packet.decode():
-                assert isinstance(frame, av.AudioFrame)
-                self._encode_audio(out, resampler, frame)
-            return
-        target = self._copies.get(packet.stream.index)
-        if target is None:
-            return
-        packet.stream = target
+    def mux_video(self, packet: av.Packet) -> None:
+        """An encoded video packet into the file."""
         self.container.mux(packet)
+
+    def mux(self, packet: av.Packet) -> None:
+        self._copied.mux(packet)
 
     def finish(self) -> SinkReport:
         try:
             for packet in self._video.encode(None):
-                self.container.mux(packet)
-            for out, resampler in self._transcoders.values():
-                self._encode_audio(out, resampler, None)
-                for packet in out.encode(None):
-                    self.container.mux(packet)
+                self.mux_video(packet)
+            self._copied.finish()
             self.container.close()
             self._container = None
             self.target.publish()
@@ -175,7 +126,7 @@ class VideoSink:
             tick = "1 ms" if tb == Fraction(1, 1000) else f"one tick ({tb} s)"
             self.warnings.append(f"{self.shifted} frame(s) at the same instant as the one before (a 0 ms delay) "
                                  f"moved {tick} later: a video cannot show two frames at once")
-        return SinkReport(self.path, self.frames, self.path.stat().st_size, tuple(self.warnings))
+        return SinkReport(self.path, self.frames, self.path.stat().st_size, (*self._copied.warnings, *self.warnings))
 
     def abort(self) -> None:
         if self._container is not None:

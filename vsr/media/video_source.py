@@ -10,6 +10,7 @@ interleaved with the packets of the streams to copy as the file holds them; what
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -149,13 +150,22 @@ class VideoSource(SourceBase):
     untouched where `planes_for(pix_fmt)` says so (the model's device then converts them).
     A packet that fails to decode is skipped and counted, never fatal: the rest of the video
     still comes through, and `warnings()` says how many were lost.
+
+    `start` and `end` (pts, in the stream's time base) limit the frames to those presented in
+    [start, end): a segment. Decoding then begins at the keyframe at or before `start` (a seek),
+    and stops at the first frame at or past `end`; the decoder gives frames in presentation order,
+    so frames a later keyframe's GOP shows earlier (open GOPs) are still decoded here. A seek
+    that lands past `start` (an unreliable index) falls back to decoding from the beginning.
     """
 
     def __init__(self, info: VideoInfo, *, copy: Sequence[int] = (),
-                 planes_for: Callable[[str], bool] | None = None) -> None:
+                 planes_for: Callable[[str], bool] | None = None, start: int | None = None,
+                 end: int | None = None, expected_frames: int | None = None) -> None:
         self.info, self.path, self.planes_for = info, info.path, planes_for
+        self.start, self.end = start, end
         self.high_depth = info.high_depth
         self.stats = DecodeStats()
+        self._expected = info.frames if expected_frames is None else expected_frames
         self._container = open_input(info.path)
         self._video = self._container.streams.video[0]
         self._video.thread_type = "AUTO"
@@ -163,7 +173,11 @@ class VideoSource(SourceBase):
 
     @property
     def expected_frames(self) -> int:
-        return self.info.frames
+        return self._expected
+
+    @property
+    def ranged(self) -> bool:
+        return self.start is not None or self.end is not None
 
     @property
     def copy_streams(self) -> list[av.stream.Stream]:
@@ -188,12 +202,45 @@ class VideoSource(SourceBase):
         return RgbFrame(rgb=rgb, pts=frame.pts, time_base=time_base, duration=duration)
 
     def __iter__(self) -> Iterator[Item]:
-        for item in self._demux_decode(self._copy):
+        for item in self._in_range():
             if isinstance(item, av.VideoFrame):
                 self.stats.count(item)
                 yield self.convert(item)
             else:
                 yield item
+
+    def _in_range(self) -> Iterator[av.VideoFrame | av.Packet]:
+        start, end = self.start, self.end
+        items = self._demux_decode(self._copy)
+        if start is not None:
+            self._container.seek(start, stream=self._video, backward=True)
+            items = self._demux_decode(self._copy)
+            head: list[av.VideoFrame | av.Packet] = []
+            for item in items:
+                head.append(item)
+                if isinstance(item, av.VideoFrame) and item.pts is not None and item.pts >= start:
+                    break
+            landed = head[-1] if head else None
+            if isinstance(landed, av.VideoFrame) and landed.pts == start:
+                items = itertools.chain(head, items)
+            else:  # the seek landed past the first frame (an unreliable index): from the beginning
+                self._reopen()
+                items = self._demux_decode(self._copy)
+        for item in items:
+            if isinstance(item, av.VideoFrame) and item.pts is not None:
+                if start is not None and item.pts < start:
+                    continue
+                if end is not None and item.pts >= end:
+                    return
+            yield item
+
+    def _reopen(self) -> None:
+        copy = [s.index for s in self._copy]
+        self._container.close()
+        self._container = open_input(self.path)
+        self._video = self._container.streams.video[0]
+        self._video.thread_type = "AUTO"
+        self._copy = [self._container.streams[i] for i in copy]
 
     def _demux_decode(self, copy: list[av.stream.Stream]) -> Iterator[av.VideoFrame | av.Packet]:
         packets = self._container.demux([self._video, *copy])
@@ -228,7 +275,7 @@ class VideoSource(SourceBase):
                        "frames missing from a damaged input, or a variable frame rate; every timestamp is kept as it is")
         if s.corrupt_packets:
             out.append(f"{s.corrupt_packets} corrupt video packet(s) skipped")
-        if self.info.frames and s.frames != self.info.frames:
+        if self.info.frames and s.frames != self.info.frames and not self.ranged:
             out.append(f"the input declares {self.info.frames} frames; {s.frames} decoded")
         return out
 
