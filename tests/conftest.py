@@ -53,3 +53,17 @@ def tiny_model(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("models") / "tiny-x4.safetensors"
     write_model(path, describe_network(net, spec, hp, name="tiny-x4"), source="tests", licence="tests")
     return path
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray for the whole test run (it takes seconds to start), two CPUs as two workers;
+    vsr's Ray executor joins it rather than starting its own. Yields the address subprocesses
+    connect to."""
+    import logging
+
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()

@@ -88,7 +88,7 @@ def test_bd_rate_of_a_constant_rate_factor():
 def test_curve_bd_rate_says_how_to_make_curves_overlap(caplog):
     from vsr.quality.bandwidth import curve_bd_rate
 
-    caplog.set_level("WARNING")  # an earlier --quiet command may have raised the level
+    caplog.set_level("WARNING", logger="vsr")  # an earlier --quiet command may have raised the level
 
     def rows(method, rates, psnrs):
         return [{"method": method, "kbps": r, "psnr": q} for r, q in zip(rates, psnrs)]

@@ -18,12 +18,13 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from vsr.models.catalogue import load_model
     from vsr.models.descriptor import Model
-    from vsr.pipeline.options import ImageEncoding, RuntimeOptions, UpscaleOptions, VideoEncoding
-    from vsr.pipeline.upscale import FolderReport, Summary, upscale, upscale_folder
+    from vsr.pipeline.options import ExecutionOptions, ImageEncoding, RuntimeOptions, UpscaleOptions, VideoEncoding
+    from vsr.pipeline.run import FolderReport, Summary
+    from vsr.pipeline.upscale import upscale, upscale_folder
 
-__all__ = ["BackendError", "FolderReport", "ImageEncoding", "InputError", "Model", "ModelError", "OutputError",
-           "RuntimeOptions", "Summary", "UpscaleOptions", "VideoEncoding", "VsrError", "__version__", "load_model",
-           "upscale", "upscale_folder"]
+__all__ = ["BackendError", "ExecutionOptions", "FolderReport", "ImageEncoding", "InputError", "Model", "ModelError",
+           "OutputError", "RuntimeOptions", "Summary", "UpscaleOptions", "VideoEncoding", "VsrError", "__version__",
+           "load_model", "upscale", "upscale_folder"]
 
 
 def __getattr__(name: str) -> Any:
@@ -31,11 +32,15 @@ def __getattr__(name: str) -> Any:
         from vsr.models import catalogue, descriptor
 
         return getattr(catalogue if name == "load_model" else descriptor, name)
-    if name in ("UpscaleOptions", "RuntimeOptions", "VideoEncoding", "ImageEncoding"):
+    if name in ("UpscaleOptions", "RuntimeOptions", "VideoEncoding", "ImageEncoding", "ExecutionOptions"):
         from vsr.pipeline import options
 
         return getattr(options, name)
-    if name in ("upscale", "upscale_folder", "Summary", "FolderReport"):
+    if name in ("Summary", "FolderReport"):
+        from vsr.pipeline import run
+
+        return getattr(run, name)
+    if name in ("upscale", "upscale_folder"):
         from vsr.pipeline import upscale
 
         return getattr(upscale, name)

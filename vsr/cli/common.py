@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
@@ -18,6 +19,8 @@ OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace an e
 Fp16Option = Annotated[bool, typer.Option("--fp16", help="Store the weights in half precision.")]
 ModelOption = Annotated[str, typer.Option(help="A model name or file.")]
 DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
+DevicesOption = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N, a list (cuda:0,cuda:1: a worker on each) "
+                                                 "or cuda:all.")]
 PrecisionOption = Annotated[Precision, typer.Option(
     help="auto (fp16 on CUDA; on a CPU bf16 where it measures faster, else fp32), fp32, fp16 or bf16.")]
 BackendOption = Annotated[Backend, typer.Option(
@@ -27,10 +30,23 @@ TemporalBlendOption = Annotated[float, typer.Option(
     help="0 = off; up to 0.9: blend each frame with the previous output where the source did not change "
          "(less flicker, no ghosting on motion).")]
 
+class _Lines(logging.Formatter):
+    """`vsr: warning: …` for warnings, `vsr: …` for what a run tells as it goes (resuming)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        said = record.getMessage()
+        return f"vsr: warning: {said}" if record.levelno >= logging.WARNING else f"vsr: {said}"
+
+
 def configure_logging(quiet: bool) -> None:
-    """Library warnings go to stderr as `vsr: warning: ...`; --quiet keeps only errors."""
-    logging.basicConfig(format="vsr: warning: %(message)s")
-    logging.getLogger().setLevel(logging.ERROR if quiet else logging.WARNING)  # also when configured before
+    """vsr's messages go to stderr, one line each; --quiet keeps only errors."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Lines())
+    root = logging.getLogger()
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, logging.StreamHandler)
+                        or h.stream not in (sys.stderr, sys.stdout)] + [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("vsr").setLevel(logging.ERROR if quiet else logging.INFO)  # also when configured before
 
 
 def report(result: Any, *, as_json: bool, quiet: bool = False, lines: Callable[[], Iterable[str]]) -> None:

@@ -10,7 +10,7 @@ import typer
 from vsr.cli.common import (
     BackendOption,
     BatchSizeOption,
-    DeviceOption,
+    DevicesOption,
     JsonOption,
     ModelOption,
     OverwriteOption,
@@ -22,6 +22,7 @@ from vsr.cli.common import (
 )
 from vsr.media.animated import DEFAULT_DITHER, Dither, GifPalette
 from vsr.models import DEFAULT_MODEL
+from vsr.pipeline.options import DEFAULT_SEGMENT_SECONDS, Executor
 
 
 def upscale_command(
@@ -29,7 +30,7 @@ def upscale_command(
     output: Annotated[Path, typer.Argument(help="Where to write the result; the container follows the extension.")],
     scale: Annotated[float | None, typer.Option(help="Output scale (default: the model's); at most the model's.")] = None,
     model: ModelOption = DEFAULT_MODEL,
-    device: DeviceOption = "auto",
+    device: DevicesOption = "auto",
     precision: PrecisionOption = "auto",
     batch_size: BatchSizeOption = None,
     tile: Annotated[int, typer.Option(help="Tile size in pixels, 0 = off (engaged automatically on out-of-memory).")] = 0,
@@ -46,6 +47,19 @@ def upscale_command(
     background: Annotated[str | None, typer.Option(help="Colour under transparent pixels when the output has no alpha "
                                                    "(video); default: the file's background colour, else black.")] = None,
     temporal_blend: TemporalBlendOption = 0.0,
+    segment_seconds: Annotated[float, typer.Option(
+        help="Cut a longer video into segments at the first keyframe after every this many seconds: each is "
+             "done alone, kept for resume and joined without re-encoding; 0 = one stream.")] = DEFAULT_SEGMENT_SECONDS,
+    workers: Annotated[int | None, typer.Option(
+        help="Segment workers (default: one per --device; on a CPU, 1). Several run several encoders at once.")] = None,
+    executor: Annotated[Executor, typer.Option(
+        help="local (processes on this machine) or ray (a Ray cluster; needs vsr[ray]).")] = "local",
+    ray_address: Annotated[str | None, typer.Option(
+        help="The Ray cluster to use (default: RAY_ADDRESS, else a local Ray for this run).")] = None,
+    work_dir: Annotated[Path | None, typer.Option(
+        help="Where segments are kept until the output is whole (default: hidden beside the output).")] = None,
+    no_resume: Annotated[bool, typer.Option(
+        "--no-resume", help="Start afresh even where an interrupted run of this job left finished segments.")] = False,
     overwrite: OverwriteOption = False,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
@@ -53,11 +67,13 @@ def upscale_command(
     """Upscale a video, an animated GIF/WebP/APNG, an image or a folder.
 
     Video keeps every frame's timestamp, the audio tracks and the colours; animated images keep
-    their delays, loop count and transparency.
+    their delays, loop count and transparency. A long video is done in segments: run the same
+    command again after any interruption and the finished ones are kept.
     """
     from vsr.errors import BackendError
-    from vsr.pipeline.options import ImageEncoding, RuntimeOptions, UpscaleOptions, VideoEncoding
-    from vsr.pipeline.upscale import Summary, upscale, upscale_folder
+    from vsr.pipeline.options import ExecutionOptions, ImageEncoding, RuntimeOptions, UpscaleOptions, VideoEncoding
+    from vsr.pipeline.run import Summary
+    from vsr.pipeline.upscale import upscale, upscale_folder
 
     configure_logging(quiet)
     options = UpscaleOptions(
@@ -67,6 +83,8 @@ def upscale_command(
         video=VideoEncoding(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=not no_audio),
         image=ImageEncoding(gif_palette=gif_palette, dither=dither, quality=quality, background=background),
         temporal_blend=temporal_blend,
+        execution=ExecutionOptions(segment_seconds=segment_seconds, workers=workers, executor=executor,
+                                   ray_address=ray_address, work_dir=work_dir, resume=not no_resume),
     )
 
     def line(r: dict[str, Any]) -> str:

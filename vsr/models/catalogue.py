@@ -89,6 +89,16 @@ def resolve(name_or_path: str | Path) -> Path:
     raise ModelError(f"unknown model {text!r}; known models: {known} (`vsr models import FILE` adds one)")
 
 
+def portable_reference(name_or_path: str | Path) -> str:
+    """How another process or machine finds the same model: a built-in model by its name (each
+    installation has its own copy), anything else by its absolute path (which every worker must
+    see)."""
+    path = resolve(name_or_path).resolve()
+    if path.parent == builtin_dir().resolve():
+        return path.stem
+    return str(path)
+
+
 def load_model(name_or_path: str | Path, *, device: torch.device | str | None = None,
                dtype: torch.dtype | None = None) -> Model:
     """A built-in or imported model by name, or any supported model file by path."""

@@ -11,11 +11,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, get_args
 
 from vsr.errors import InputError
 from vsr.media.animated import DEFAULT_DITHER, DITHERS, GIF_PALETTES, Dither, GifPalette
 from vsr.models import DEFAULT_MODEL
-from vsr.runtime import BACKENDS, COLOUR_CONVERSIONS, PRECISIONS, Backend, ColourConversion, Precision, is_device_name
+from vsr.runtime import (
+    BACKENDS,
+    COLOUR_CONVERSIONS,
+    DEVICE_HELP,
+    PRECISIONS,
+    Backend,
+    ColourConversion,
+    Precision,
+    is_device_name,
+)
 
 
 def _choice(option: str, value: str, choices: tuple[str, ...]) -> None:
@@ -37,7 +48,7 @@ class RuntimeOptions:
 
     def __post_init__(self) -> None:
         if not is_device_name(self.device):
-            raise InputError(f"invalid --device {self.device!r}: use auto, cpu, cuda or cuda:N")
+            raise InputError(f"invalid --device {self.device!r}: use {DEVICE_HELP}")
         _choice("--precision", self.precision, PRECISIONS)
         _choice("--backend", self.backend, BACKENDS)
         _choice("colour conversion", self.colour_conversion, COLOUR_CONVERSIONS)
@@ -100,15 +111,45 @@ def parse_colour(value: str) -> tuple[int, int, int]:
     return rgb[0], rgb[1], rgb[2]
 
 
+# Where segments run: worker processes on this machine, or a Ray cluster.
+Executor = Literal["local", "ray"]
+EXECUTORS: tuple[Executor, ...] = get_args(Executor)
+DEFAULT_SEGMENT_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class ExecutionOptions:
+    """How a long video is split and where its pieces run; none of it changes the output but
+    `segment_seconds`, which only moves the segment boundaries."""
+
+    # A video longer than this is cut into segments at the first keyframe at or after every
+    # `segment_seconds`: each is upscaled and encoded alone, kept for resume, and joined by a
+    # remux. 0: one stream, as before.
+    segment_seconds: float = DEFAULT_SEGMENT_SECONDS
+    workers: int | None = None  # segment workers; None: one per device named by --device
+    executor: Executor = "local"
+    ray_address: str | None = None  # None: RAY_ADDRESS, else a local Ray for the run
+    work_dir: Path | None = None  # None: a hidden folder beside the output
+    resume: bool = True  # reuse the finished segments of an interrupted run of the same job
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.segment_seconds) and self.segment_seconds >= 0):
+            raise InputError(f"invalid --segment-seconds {self.segment_seconds:g}: 0 (one stream) or more")
+        if self.workers is not None and self.workers < 1:
+            raise InputError(f"invalid --workers {self.workers}: at least 1")
+        _choice("--executor", self.executor, EXECUTORS)
+
+
 @dataclass(frozen=True)
 class UpscaleOptions:
-    """Everything that decides what `vsr.upscale` writes."""
+    """Everything that decides what `vsr.upscale` writes, and how the work is spread."""
 
     scale: float | None = None  # None: the model's own; at most the model's
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
     video: VideoEncoding = field(default_factory=VideoEncoding)
     image: ImageEncoding = field(default_factory=ImageEncoding)
     temporal_blend: float = 0.0  # 0 = off; up to 0.9: blend with the previous output where nothing moved
+    execution: ExecutionOptions = field(default_factory=ExecutionOptions)
 
     def __post_init__(self) -> None:
         if self.scale is not None and not (math.isfinite(self.scale) and self.scale > 0):

@@ -78,10 +78,12 @@ class _Stages:
                     self.stop.set()
 
 
-def run(source: FrameSource, sink: FrameSink, process: BatchProcess, *, batch: int, progress: bool) -> SinkReport:
+def run(source: FrameSource, sink: FrameSink, process: BatchProcess, *, batch: int, progress: bool,
+        on_frame: Callable[[int], None] | None = None) -> SinkReport:
     """Every item of `source` into `sink`, frames through `process` in batches of `batch`.
     Returns the sink's report; raises the first error any stage met. The sink is this
-    function's from the call on: finished on success, aborted on any failure."""
+    function's from the call on: finished on success, aborted on any failure. `progress`: a bar
+    on stderr; `on_frame(1)` is also told of every frame written."""
     from tqdm import tqdm
 
     decoded: queue.Queue[Slot] = queue.Queue(QUEUE_FRAMES)
@@ -105,6 +107,8 @@ def run(source: FrameSource, sink: FrameSink, process: BatchProcess, *, batch: i
                 sink.write(item)
                 frames += 1
                 bar.update(1)
+                if on_frame is not None:
+                    on_frame(1)
             else:
                 sink.mux(item)
         if stages.stop.is_set():

@@ -21,9 +21,12 @@ ColourConversion = Literal["auto", "device", "swscale"]
 COLOUR_CONVERSIONS: tuple[ColourConversion, ...] = get_args(ColourConversion)
 
 _DEVICE = re.compile(r"auto|(cpu|cuda)(:\d+)?")
+ALL_GPUS = "cuda:all"
+DEVICE_HELP = "auto, cpu, cuda, cuda:N, a comma-separated list (one worker each) or cuda:all"
 
 
 def is_device_name(name: str) -> bool:
-    """Whether `name` is a device vsr accepts (auto, cpu, cuda, cuda:N); whether it is present
-    is checked when the engine is built."""
-    return _DEVICE.fullmatch(name) is not None
+    """Whether `name` names devices vsr accepts: auto, cpu, cuda, cuda:N, a comma-separated list
+    of those (cuda:0,cuda:1: a worker on each) or cuda:all (a worker on every GPU). Whether they
+    are present is checked when the engine is built."""
+    return name == ALL_GPUS or all(_DEVICE.fullmatch(part) is not None for part in name.split(","))

@@ -11,7 +11,7 @@ import torch
 
 from vsr.errors import BackendError, InputError
 from vsr.models.descriptor import Model
-from vsr.runtime import PRECISIONS, ColourConversion, Precision, is_device_name
+from vsr.runtime import ALL_GPUS, DEVICE_HELP, PRECISIONS, ColourConversion, Precision, is_device_name
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +32,32 @@ def colour_on_device(conversion: ColourConversion, device: torch.device) -> bool
     return conversion == "device" or (conversion == "auto" and device.type == "cuda")
 
 
-def resolve_device(device: str) -> torch.device:
+def resolve_devices(device: str) -> list[torch.device]:
+    """Every device `device` names, present here (see vsr.runtime.is_device_name)."""
     if not is_device_name(device):
-        raise InputError(f"invalid --device {device!r}: use auto, cpu, cuda or cuda:N")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise BackendError(f"--device {device}: CUDA is not available here (torch {torch.__version__}); use --device cpu")
-    return dev
+        raise InputError(f"invalid --device {device!r}: use {DEVICE_HELP}")
+    if device == ALL_GPUS:
+        if not torch.cuda.is_available() or torch.cuda.device_count() == 0:
+            raise BackendError(f"--device {ALL_GPUS}: no CUDA GPU is available here; use --device cpu")
+        return [torch.device("cuda", i) for i in range(torch.cuda.device_count())]
+    devices = []
+    for name in device.split(","):
+        if name == "auto":
+            devices.append(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+            continue
+        dev = torch.device(name)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise BackendError(f"--device {name}: CUDA is not available here (torch {torch.__version__}); "
+                               "use --device cpu")
+        if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise BackendError(f"--device {name}: there are {torch.cuda.device_count()} GPU(s) here")
+        devices.append(dev)
+    return devices
+
+
+def resolve_device(device: str) -> torch.device:
+    """The device to run one stream on: the first `device` names."""
+    return resolve_devices(device)[0]
 
 
 def resolve_precision(precision: Precision, device: torch.device, model: Model | None = None) -> torch.dtype:

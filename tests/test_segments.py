@@ -1,0 +1,300 @@
+"""Segments: a long video cut at keyframes, done piece by piece (resumable, over workers or a
+Ray cluster) and joined by a remux, gives what one stream gives."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from clips import make_clip, stream_packets, video_timing
+from vsr.pipeline.options import ExecutionOptions, RuntimeOptions, UpscaleOptions, VideoEncoding
+from vsr.pipeline.upscale import upscale
+
+KEYS = {"g": "7"}  # a keyframe every 7 frames, so short clips have several segments
+SEGMENT = 0.3  # seconds: 8-frame segments at 25 fps
+
+
+def _options(model: Path, *, seconds: float = SEGMENT, codec: str | None = None, workers: int | None = None,
+             executor: str = "local", blend: float = 0.0, **execution) -> UpscaleOptions:
+    return UpscaleOptions(runtime=RuntimeOptions(model=str(model), precision="fp32"), video=VideoEncoding(codec=codec),
+                          temporal_blend=blend,
+                          execution=ExecutionOptions(segment_seconds=seconds, workers=workers, executor=executor,
+                                                     **execution))
+
+
+def _frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb48le" if "10" in f.format.name else "rgb24") for f in c.decode(video=0)]
+
+
+def _tags(path: Path):
+    with av.open(str(path)) as c:
+        ctx = c.streams.video[0].codec_context
+        rotation = next(c.decode(video=0)).rotation
+    with av.open(str(path)) as c:
+        ctx = c.streams.video[0].codec_context
+        return (int(ctx.colorspace), int(ctx.color_primaries), int(ctx.color_trc), int(ctx.color_range), ctx.pix_fmt,
+                ctx.sample_aspect_ratio, rotation)
+
+
+@pytest.mark.parametrize(("name", "kwargs", "suffix"), [
+    ("vfr-offset", {"durations_ms": (20, 60, 35, 41), "start_ms": 1500, "audio_tracks": 1}, ".mp4"),
+    ("two-audio-90k", {"audio_tracks": 2, "time_base": Fraction(1, 90000)}, ".mkv"),
+    ("10bit", {"pix_fmt": "yuv420p10le", "audio_tracks": 1}, ".mkv"),
+    ("bt709-rotated", {"colorspace": 1, "rotation": 90, "sar": Fraction(4, 3)}, ".mp4"),
+    ("subtitles", {"subtitles": True}, ".mkv"),
+])
+def test_segments_give_what_one_stream_gives(tmp_path, tiny_model, name, kwargs, suffix):
+    src = tmp_path / f"in{suffix}"
+    make_clip(src, frames=30, size=(48, 32), options=KEYS, **kwargs)
+    one, cut = tmp_path / f"one{suffix}", tmp_path / f"cut{suffix}"
+    # ffv1 is lossless and intra-only: one stream and segments must decode to the same pixels.
+    whole = upscale(src, one, _options(tiny_model, seconds=0, codec="ffv1"), progress=False)
+    parts = upscale(src, cut, _options(tiny_model, codec="ffv1"), progress=False)
+    assert whole.segments == 1 and parts.segments >= 3 and parts.frames == whole.frames == 30
+    assert video_timing(cut) == video_timing(one) == video_timing(src)
+    assert stream_packets(cut, "audio") == stream_packets(one, "audio")
+    assert stream_packets(cut, "subtitle") == stream_packets(one, "subtitle")
+    assert _tags(cut) == _tags(one)
+    with av.open(str(cut)) as a, av.open(str(one)) as b:
+        assert a.metadata.get("title") == b.metadata.get("title") == "vsr test clip"
+        assert len(a.streams) == len(b.streams)
+    assert all(np.array_equal(a, b) for a, b in zip(_frames(cut), _frames(one), strict=True))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([src.name, one.name, cut.name])  # no work folder left
+
+
+def test_segments_with_b_frames_join_into_one_valid_stream(tmp_path, tiny_model):
+    """libx264 with B-frames: each segment's encoder reorders on its own; the joined stream's
+    decode timestamps must still be monotonic and before presentation, and every frame decode."""
+    src, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    make_clip(src, frames=40, durations_ms=(40, 40, 20, 60), size=(48, 32), options=KEYS, audio_tracks=1)
+    summary = upscale(src, out, _options(tiny_model), progress=False)
+    assert summary.segments >= 3 and summary.frames == 40
+    with av.open(str(out)) as c:
+        packets = [p for p in c.demux(c.streams.video[0]) if p.size]
+        assert all(a.dts < b.dts for a, b in itertools.pairwise(packets))
+        assert all(p.dts <= p.pts for p in packets)
+    assert video_timing(out) == video_timing(src)
+    assert stream_packets(out, "audio") == stream_packets(src, "audio")
+
+
+def test_temporal_blend_does_not_depend_on_the_cuts(tmp_path, tiny_model):
+    """Each segment first runs the frames just before it through the blend (not written), so
+    what the blend remembers at a cut is what one stream would remember, within a level."""
+    src = tmp_path / "in.mkv"
+    make_clip(src, frames=30, size=(48, 32), options=KEYS, audio_tracks=0)
+    one, cut = tmp_path / "one.mkv", tmp_path / "cut.mkv"
+    upscale(src, one, _options(tiny_model, seconds=0, codec="ffv1", blend=0.5), progress=False)
+    assert upscale(src, cut, _options(tiny_model, codec="ffv1", blend=0.5), progress=False).segments >= 3
+    worst = max(np.abs(a.astype(int) - b.astype(int)).max() for a, b in zip(_frames(cut), _frames(one), strict=True))
+    assert worst <= 1
+
+
+def _same_pictures(a: Path, b: Path) -> None:
+    """Lossless outputs of the same frames: equal but for the last bit of a convolution summed in
+    another order (a worker's share of the cores sets how oneDNN splits the work)."""
+    pairs = list(zip(_frames(a), _frames(b), strict=True))
+    assert max(np.abs(x.astype(int) - y.astype(int)).max() for x, y in pairs) <= 1
+    assert np.mean([np.mean(x != y) for x, y in pairs]) < 0.01
+
+
+def test_two_workers_give_what_one_gives(tmp_path, tiny_model):
+    src = tmp_path / "in.mkv"
+    make_clip(src, frames=30, size=(48, 32), options=KEYS, audio_tracks=1)
+    one, two = tmp_path / "one.mkv", tmp_path / "two.mkv"
+    a = upscale(src, one, _options(tiny_model, workers=1, codec="ffv1"), progress=False)
+    b = upscale(src, two, _options(tiny_model, workers=2, codec="ffv1"), progress=False)
+    assert (a.workers, b.workers, a.executor, b.executor) == (1, 2, "local", "local")
+    assert a.segments == b.segments >= 3
+    assert video_timing(two) == video_timing(one) and stream_packets(two, "audio") == stream_packets(one, "audio")
+    _same_pictures(two, one)
+
+
+# ---------------------------------------------------------------- resume
+
+
+def _command(src: Path, out: Path, model: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "vsr", "upscale", str(src), str(out), "--model", str(model), "--precision", "fp32",
+            "--segment-seconds", str(SEGMENT), "--json", *extra]
+
+
+def _work(out: Path) -> Path:
+    return out.with_name(f".{out.name}.vsr-work")
+
+
+def _interrupt(command: list[str], out: Path, how: signal.Signals, *, done: int = 2) -> int:
+    """Start the command, stop it with `how` once `done` segments are finished; how many were."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    manifest = _work(out) / "manifest.json"
+    deadline = time.monotonic() + 120
+    finished = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            finished = sum(1 for s in json.loads(manifest.read_text())["segments"] if s["done"])
+        except (OSError, ValueError, KeyError):
+            finished = 0
+        if finished >= done:
+            break
+        time.sleep(0.02)
+    proc.send_signal(how)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0, "the run ended before it could be interrupted"
+    if how == signal.SIGINT:
+        assert proc.returncode == 130 and err.strip().splitlines()[-1] == "vsr: error: interrupted", err
+    return sum(1 for s in json.loads(manifest.read_text())["segments"] if s["done"])
+
+
+@pytest.fixture
+def long_clip(tmp_path) -> Path:
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=90, size=(96, 64), options=KEYS, audio_tracks=1)
+    return src
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
+def test_an_interrupted_run_resumes_and_redoes_only_the_rest(tmp_path, long_clip, tiny_model, how):
+    out, reference = tmp_path / "out.mp4", tmp_path / "reference.mp4"
+    finished = _interrupt(_command(long_clip, out, tiny_model), out, how)
+    assert finished >= 2 and not out.exists()
+    run = subprocess.run(_command(long_clip, out, tiny_model), capture_output=True, text=True, check=True)
+    summary = json.loads(run.stdout)
+    assert summary["segments_resumed"] == finished < summary["segments"]  # the rest, and only the rest, redone
+    assert f"resuming: {finished} of {summary['segments']} segments done" in run.stderr
+    assert not _work(out).exists()
+    subprocess.run(_command(long_clip, reference, tiny_model), capture_output=True, check=True)
+    assert video_timing(out) == video_timing(reference) == video_timing(long_clip)
+    assert stream_packets(out, "audio") == stream_packets(long_clip, "audio")
+    assert all(np.array_equal(a, b) for a, b in zip(_frames(out), _frames(reference), strict=True))
+
+
+def test_a_damaged_segment_is_done_again(tmp_path, long_clip, tiny_model):
+    out = tmp_path / "out.mp4"
+    finished = _interrupt(_command(long_clip, out, tiny_model), out, signal.SIGKILL)
+    damaged = _work(out) / "segment-00000.mkv"
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    run = subprocess.run(_command(long_clip, out, tiny_model), capture_output=True, text=True, check=True)
+    assert "segment 1 of" in run.stderr and "damaged or missing: doing it again" in run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["segments_resumed"] == finished - 1 and summary["frames"] == 90
+    assert video_timing(out) == video_timing(long_clip)
+
+
+def test_a_changed_option_or_input_starts_afresh(tmp_path, long_clip, tiny_model):
+    out = tmp_path / "out.mp4"
+    _interrupt(_command(long_clip, out, tiny_model), out, signal.SIGKILL)
+    run = subprocess.run(_command(long_clip, out, tiny_model, "--crf", "30"), capture_output=True, text=True,
+                         check=True)
+    assert "starting afresh: the options changed (crf)" in run.stderr
+    assert json.loads(run.stdout)["segments_resumed"] == 0
+    out.unlink()
+    _interrupt(_command(long_clip, out, tiny_model), out, signal.SIGKILL)
+    with long_clip.open("ab") as f:  # the same name, other content
+        f.write(b"\0" * 16)
+    os.utime(long_clip, ns=(time.time_ns(), time.time_ns() + 10**9))
+    run = subprocess.run(_command(long_clip, out, tiny_model), capture_output=True, text=True, check=True)
+    assert "starting afresh: the input changed" in run.stderr and json.loads(run.stdout)["segments_resumed"] == 0
+    run = subprocess.run(_command(long_clip, tmp_path / "other.mp4", tiny_model, "--no-resume"), capture_output=True,
+                         text=True, check=True)
+    assert json.loads(run.stdout)["segments_resumed"] == 0
+
+
+def test_json_says_how_the_work_was_done(tmp_path, tiny_model, capsys):
+    from vsr.cli import main
+
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=12, size=(32, 24), audio_tracks=0)
+    assert main(["upscale", str(src), str(tmp_path / "out.mp4"), "--model", str(tiny_model), "--json", "--quiet"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert (row["segments"], row["segments_resumed"], row["executor"], row["workers"]) == (1, 0, "local", 1)
+
+
+# ---------------------------------------------------------------- Ray
+
+
+def test_ray_gives_what_a_local_run_gives(tmp_path, tiny_model, ray_cluster):
+    src = tmp_path / "in.mkv"
+    make_clip(src, frames=30, size=(48, 32), options=KEYS, audio_tracks=1)
+    local, on_ray = tmp_path / "local.mkv", tmp_path / "ray.mkv"
+    upscale(src, local, _options(tiny_model, codec="ffv1"), progress=False)
+    summary = upscale(src, on_ray, _options(tiny_model, executor="ray", workers=2, codec="ffv1"), progress=False)
+    assert (summary.executor, summary.workers) == ("ray", 2) and summary.segments >= 3
+    assert video_timing(on_ray) == video_timing(local) and stream_packets(on_ray, "audio") == stream_packets(local, "audio")
+    _same_pictures(on_ray, local)
+
+
+def _ray_workers() -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"VsrWorker" in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_lost_ray_worker_costs_no_frame(tmp_path, tiny_model, ray_cluster):
+    src, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    make_clip(src, frames=120, size=(96, 64), options=KEYS, audio_tracks=1)
+    command = _command(src, out, tiny_model, "--executor", "ray", "--workers", "2", "--ray-address", ray_cluster)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    manifest = _work(out) / "manifest.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if any(s["done"] for s in json.loads(manifest.read_text())["segments"]) and _ray_workers():
+                break
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before a worker could be lost"
+    os.kill(_ray_workers()[0], signal.SIGKILL)
+    out_text, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    summary = json.loads(out_text)
+    assert summary["frames"] == 120 and summary["executor"] == "ray"
+    assert video_timing(out) == video_timing(src) and stream_packets(out, "audio") == stream_packets(src, "audio")
+
+
+def test_a_folder_spreads_over_ray(tmp_path, tiny_model, ray_cluster):
+    from PIL import Image
+
+    from vsr.pipeline.upscale import upscale_folder
+
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    make_clip(folder / "long.mp4", frames=30, size=(48, 32), options=KEYS, audio_tracks=1)
+    make_clip(folder / "short.mkv", frames=4, size=(32, 24), audio_tracks=0)
+    Image.new("RGB", (16, 12), "teal").save(folder / "still.png")
+    (folder / "broken.mp4").write_text("not a video")
+    report = upscale_folder(folder, out, _options(tiny_model, executor="ray", workers=2), progress=False)
+    rows = {Path(r["input"]).name: r for r in report.as_rows()}
+    assert "error" in rows["broken.mp4"] and len(report.failures) == 1
+    assert rows["long.mp4"]["segments"] >= 3 and rows["long.mp4"]["executor"] == "ray"
+    assert video_timing(out / "long.mp4") == video_timing(folder / "long.mp4")
+    assert len(video_timing(out / "short.mkv")) == 4
+    assert Image.open(out / "still.png").size == (64, 48)
+    assert sorted(p.name for p in out.iterdir()) == ["long.mp4", "short.mkv", "still.png"]
+
+
+def test_ray_missing_is_one_line(tmp_path, tiny_model, monkeypatch, capsys):
+    from vsr.cli import main
+
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=4, size=(32, 24), audio_tracks=0)
+    monkeypatch.setitem(sys.modules, "ray", None)  # not installed
+    code = main(["upscale", str(src), str(tmp_path / "out.mp4"), "--model", str(tiny_model), "--executor", "ray"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--executor ray needs Ray: pip install 'vsr[ray]'" in err and err.count("\n") == 1

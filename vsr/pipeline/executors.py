@@ -1,0 +1,154 @@
+"""Where jobs run on this machine: in the driver's own process (one worker), or in worker
+processes, one per device or per share of the CPU cores (`--workers N`).
+
+Worker processes ignore Ctrl-C: the driver stops them, and a run that stops for any reason
+leaves the work folder consistent for the next one (the driver writes the manifest).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import signal
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from vsr.errors import BackendError, VsrError
+from vsr.models.descriptor import Model
+from vsr.pipeline.worker import Job, JobResult, Worker
+
+OnResult = Callable[[JobResult], None]
+OnFrames = Callable[[int], None]
+OnError = Callable[[str, VsrError], None]
+
+
+class Executor(Protocol):
+    name: str  # "local" or "ray"
+    workers: int
+
+    def run(self, jobs: Sequence[Job], on_result: OnResult, on_frames: OnFrames, on_error: OnError | None = None) -> None:
+        """Every job, once; `on_result` for each as it finishes, in the driver's thread. A job
+        that fails with a VsrError (its input, say) goes to `on_error` and the rest go on; without
+        `on_error`, or for any other failure, the run stops with that error."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class InProcess:
+    """One worker, in this process."""
+
+    name = "local"
+    workers = 1
+
+    def __init__(self, model: str | Model, device: str) -> None:
+        self.worker = Worker(model, device)
+
+    def run(self, jobs: Sequence[Job], on_result: OnResult, on_frames: OnFrames, on_error: OnError | None = None) -> None:
+        for job in jobs:
+            try:
+                result = self.worker.run(job, on_frames)
+            except VsrError as exc:
+                if on_error is None:
+                    raise
+                on_error(job.key, exc)
+                continue
+            on_result(result)
+
+    def close(self) -> None:
+        pass
+
+
+def cpu_threads(workers: int) -> int:
+    """Each CPU worker's share of the cores."""
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def _serve(model: str, device: str, threads: int | None, tasks: Any, results: Any) -> None:
+    """A worker process: one model, jobs from `tasks` until None, everything said on `results`."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides when to stop
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        worker = Worker(model, device)
+    except BaseException as exc:
+        results.put(("failed", None, _portable(exc)))
+        return
+    while (job := tasks.get()) is not None:
+        try:
+            results.put(("done", job.key, worker.run(job, lambda n: results.put(("frames", None, n)))))
+        except VsrError as exc:  # this job's own failure: the worker goes on
+            results.put(("failed", job.key, _portable(exc)))
+        except BaseException as exc:
+            results.put(("failed", job.key, _portable(exc)))
+            return
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """The exception, if it can cross to the driver as it is, else its one line."""
+    import pickle
+
+    try:
+        pickle.dumps(exc)
+        return exc
+    except Exception:
+        return BackendError(f"{type(exc).__name__}: {exc}")
+
+
+class LocalProcesses:
+    """`workers` processes (spawned: CUDA and threads do not survive a fork), each holding the
+    model on one of `devices`, taken in turn."""
+
+    name = "local"
+
+    def __init__(self, model: str, devices: Sequence[str], workers: int) -> None:
+        self.model, self.devices, self.workers = model, list(devices), workers
+        context = multiprocessing.get_context("spawn")
+        self._tasks = context.Queue()
+        self._results = context.Queue()
+        self._processes = []
+        for i in range(workers):
+            device = self.devices[i % len(self.devices)]
+            threads = cpu_threads(workers) if device.startswith("cpu") else None
+            process = context.Process(target=_serve, args=(model, device, threads, self._tasks, self._results),
+                                      name=f"vsr-worker-{i}", daemon=True)
+            process.start()
+            self._processes.append(process)
+
+    def run(self, jobs: Sequence[Job], on_result: OnResult, on_frames: OnFrames, on_error: OnError | None = None) -> None:
+        for job in jobs:
+            self._tasks.put(job)
+        pending = {job.key for job in jobs}
+        while pending:
+            try:
+                kind, key, payload = self._results.get(timeout=0.2)
+            except queue.Empty:
+                stopped = [p for p in self._processes if p.exitcode is not None]
+                if stopped:
+                    how = stopped[0].exitcode
+                    said = f"signal {-how}" if how is not None and how < 0 else f"exit code {how}"
+                    raise BackendError(f"a worker process stopped ({said}) with {len(pending)} job(s) left; "
+                                       "run the same command again to resume") from None
+                continue
+            if kind == "frames":
+                on_frames(payload)
+            elif kind == "done":
+                pending.discard(key)
+                on_result(payload)
+            elif on_error is not None and key is not None and isinstance(payload, VsrError):
+                pending.discard(key)
+                on_error(key, payload)
+            else:
+                raise payload
+
+    def close(self) -> None:
+        for _ in self._processes:
+            self._tasks.put(None)
+        for process in self._processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+                process.join()

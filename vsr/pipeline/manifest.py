@@ -1,0 +1,122 @@
+"""The work folder of a segmented run and its manifest: what the run is (the input's identity and
+every option that changes the output) and which segments are finished, with their checksums.
+Only the driver writes it, atomically, after each segment; a run that is interrupted in any way
+(Ctrl-C, SIGKILL, a crash, a lost Ray worker) leaves it consistent, and the same command again
+reuses what it lists as finished and intact."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vsr.atomic import atomic_write
+from vsr.media.segment_files import timing_path
+from vsr.pipeline.segments import Segment
+
+VERSION = 1
+MANIFEST = "manifest.json"
+_EDGE = 1 << 20  # bytes hashed at each end of the input: cheap, and catches a replaced file
+
+
+def default_work_dir(output: Path) -> Path:
+    """Hidden beside the output, so the final rename stays on one file system."""
+    return output.with_name(f".{output.name}.vsr-work")
+
+
+def input_identity(path: Path) -> dict[str, Any]:
+    """Size, modification time and a hash of the first and last MiB."""
+    stat = path.stat()
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        digest.update(f.read(_EDGE))
+        if stat.st_size > _EDGE:
+            f.seek(max(_EDGE, stat.st_size - _EDGE))
+            digest.update(f.read(_EDGE))
+    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+            "head_tail_sha256": digest.hexdigest()}
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def segment_file(work: Path, index: int) -> Path:
+    return work / f"segment-{index:05d}.mkv"
+
+
+def segment_checksum(work: Path, index: int) -> str:
+    """Of the segment's video and its timing together."""
+    path = segment_file(work, index)
+    return hashlib.sha256((file_sha256(path) + file_sha256(timing_path(path))).encode()).hexdigest()
+
+
+@dataclass
+class Manifest:
+    input: dict[str, Any]
+    options: dict[str, Any]
+    segments: list[dict[str, Any]]  # Segment fields, and "done": {"frames", "sha256", "warnings"} once finished
+    resolved: dict[str, Any] = field(default_factory=dict)  # choices made on the first run (precision)
+    version: int = VERSION
+
+    @classmethod
+    def fresh(cls, identity: dict[str, Any], options: dict[str, Any], segments: list[Segment],
+              resolved: dict[str, Any]) -> Manifest:
+        return cls(identity, options, [{**asdict(s), "done": None} for s in segments], resolved)
+
+    @classmethod
+    def load(cls, work: Path) -> Manifest | None:
+        """The manifest in `work`, or None when there is none or it cannot be read."""
+        try:
+            data = json.loads((work / MANIFEST).read_text())
+            manifest = cls(**data)
+        except (OSError, ValueError, TypeError):
+            return None
+        return manifest if manifest.version == VERSION else None
+
+    def save(self, work: Path) -> None:
+        work.mkdir(parents=True, exist_ok=True)
+        with atomic_write(work / MANIFEST) as tmp:
+            tmp.write_text(json.dumps(asdict(self), indent=1) + "\n")
+
+    def plan(self) -> list[Segment]:
+        return [Segment(**{k: v for k, v in s.items() if k != "done"}) for s in self.segments]
+
+    def done(self, index: int) -> dict[str, Any] | None:
+        done: dict[str, Any] | None = self.segments[index]["done"]
+        return done
+
+    def finish(self, index: int, *, frames: int, sha256: str, warnings: list[str]) -> None:
+        self.segments[index]["done"] = {"frames": frames, "sha256": sha256, "warnings": warnings}
+
+    def differences(self, identity: dict[str, Any], options: dict[str, Any]) -> list[str]:
+        """What makes this manifest another job than the one asked for, in words."""
+        said = []
+        changed = [k for k in ("path", "size", "mtime_ns", "head_tail_sha256") if self.input.get(k) != identity.get(k)]
+        if changed:
+            said.append(f"the input changed ({', '.join(changed)})")
+        options_changed = sorted(k for k in {*self.options, *options} if self.options.get(k) != options.get(k))
+        if options_changed:
+            said.append(f"the options changed ({', '.join(options_changed)})")
+        return said
+
+
+def clear(work: Path) -> None:
+    """Remove the work folder (after a finished run, or to start afresh)."""
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def remove_strays(work: Path, keep: set[int]) -> None:
+    """Files of the work folder that no finished segment owns: a killed worker's partial files."""
+    wanted = {MANIFEST} | {segment_file(work, i).name for i in keep} | {timing_path(segment_file(work, i)).name
+                                                                        for i in keep}
+    for path in work.iterdir():
+        if path.is_file() and path.name not in wanted:
+            path.unlink(missing_ok=True)

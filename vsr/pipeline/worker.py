@@ -1,0 +1,135 @@
+"""A worker: a model loaded once on one device, running jobs. The same code runs in the driver's
+process, in local worker processes and in Ray actors; jobs and results are plain, picklable data.
+
+A job is a segment of a video (encoded into the work folder, joined later by the driver) or a
+whole file (an image, an animation, a short video: written straight to its output).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from vsr.media.frames import RgbFrame, YuvFrame
+from vsr.media.segment_files import SegmentSink
+from vsr.media.video_sink import VideoSinkSpec
+from vsr.media.video_source import VideoInfo, VideoSource
+from vsr.models.descriptor import Model
+from vsr.pipeline import runner
+from vsr.pipeline.manifest import segment_checksum, segment_file
+from vsr.pipeline.options import UpscaleOptions
+from vsr.pipeline.plan import Plan, make_plan, probe_input
+from vsr.pipeline.run import Summary, build_engine, frame_route, output_scale, run_plan
+from vsr.pipeline.segments import Segment
+from vsr.runtime.engine import Engine
+
+log = logging.getLogger(__name__)
+
+OnFrames = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class SegmentJob:
+    key: str  # unique in the run: which file, which segment
+    plan: Plan  # the whole video's plan (a video sink); the segment is the part to do
+    segment: Segment
+    work: Path  # the work folder the segment's files go to
+    options: UpscaleOptions  # with the precision the run resolved
+
+    @property
+    def frames(self) -> int:
+        return self.segment.frames
+
+
+@dataclass(frozen=True)
+class FileJob:
+    key: str
+    input: Path
+    output: Path
+    options: UpscaleOptions
+    overwrite: bool
+    frames: int  # expected, for the progress bar
+
+
+Job = SegmentJob | FileJob
+
+
+@dataclass(frozen=True)
+class JobResult:
+    key: str
+    frames: int
+    warnings: tuple[str, ...]
+    backend: str
+    precision: str
+    sha256: str | None = None  # a segment's files
+    summary: Summary | None = None  # a whole file's
+
+
+class Worker:
+    """A model on one device; engines are kept per frame size, so a compiled or TensorRT backend
+    is built once for all the segments of a video."""
+
+    def __init__(self, model: str | Model, device: str) -> None:
+        from vsr.models.catalogue import load_model
+
+        self.model = load_model(model) if isinstance(model, str) else model
+        self.device = device
+        self._engines: dict[tuple[tuple[int, int], tuple[int, int], str, str], Engine] = {}
+
+    def _options(self, options: UpscaleOptions) -> UpscaleOptions:
+        return dataclasses.replace(options, runtime=dataclasses.replace(options.runtime, device=self.device))
+
+    def _engine(self, plan: Plan, options: UpscaleOptions) -> Engine:
+        key = (plan.in_size, plan.out_size, options.runtime.precision, options.runtime.backend)
+        if key not in self._engines:
+            self._engines[key] = build_engine(self.model, plan, options)
+        return self._engines[key]
+
+    def run(self, job: Job, on_frames: OnFrames) -> JobResult:
+        if isinstance(job, SegmentJob):
+            return self._segment(job, on_frames)
+        return self._file(job, on_frames)
+
+    def _segment(self, job: SegmentJob, on_frames: OnFrames) -> JobResult:
+        from vsr.runtime.device import precision_name
+        from vsr.runtime.temporal import TemporalBlend
+
+        options = self._options(job.options)
+        plan, segment = job.plan, job.segment
+        assert isinstance(plan.info, VideoInfo) and isinstance(plan.sink_spec, VideoSinkSpec)
+        engine = self._engine(plan, options)
+        engine.temporal = TemporalBlend(options.temporal_blend) if options.temporal_blend else None
+        before = len(engine.warnings)
+        route = frame_route(plan, engine, options)
+        process = route.process(engine)
+        if segment.warmup_from is not None:  # prime the temporal blend with the frames just before
+            with VideoSource(plan.info, start=segment.warmup_from, end=segment.start,
+                             planes_for=route.planes_for) as warmup:
+                for item in warmup:
+                    if isinstance(item, RgbFrame | YuvFrame):
+                        process([item])
+        path = segment_file(job.work, segment.index)
+        with VideoSource(plan.info, start=segment.start, end=segment.end, expected_frames=segment.frames,
+                         planes_for=route.planes_for) as source:
+            report = runner.run(source, SegmentSink(path, plan.sink_spec), process, batch=engine.batch,
+                                progress=False, on_frame=on_frames)
+            found = source.warnings()
+        return JobResult(job.key, report.frames, (*found, *report.warnings, *engine.warnings[before:]),
+                         engine.backend_used, precision_name(engine.dtype), sha256=segment_checksum(job.work, segment.index))
+
+    def _file(self, job: FileJob, on_frames: OnFrames) -> JobResult:
+        from vsr.atomic import check_output
+        from vsr.pipeline.plan import check_output_kind
+
+        options = self._options(job.options)
+        info = probe_input(job.input, job.output)
+        check_output(job.output, overwrite=job.overwrite, input_path=job.input)
+        check_output_kind(info, job.output, options)
+        plan = make_plan(info, job.output, options, output_scale(options, self.model))
+        summary = run_plan(plan, self._engine(plan, options), options, progress=False, on_frame=on_frames,
+                           say_warnings=False)
+        return JobResult(job.key, summary.frames, summary.warnings, summary.backend, summary.precision,
+                         summary=summary)
