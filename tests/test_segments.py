@@ -121,6 +121,17 @@ def test_two_workers_give_what_one_gives(tmp_path, tiny_model):
     _same_pictures(two, one)
 
 
+def test_workers_from_the_command_line(tmp_path, tiny_model):
+    """`python -m vsr` with worker processes: each imports vsr's entry point again, which must
+    not run the command a second time."""
+    src, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    make_clip(src, frames=30, size=(48, 32), options=KEYS, audio_tracks=1)
+    run = subprocess.run(_command(src, out, tiny_model, "--workers", "2"), capture_output=True, text=True, check=True)
+    summary = json.loads(run.stdout)
+    assert (summary["workers"], summary["frames"]) == (2, 30) and summary["segments"] >= 3
+    assert video_timing(out) == video_timing(src) and stream_packets(out, "audio") == stream_packets(src, "audio")
+
+
 # ---------------------------------------------------------------- resume
 
 
@@ -207,6 +218,16 @@ def test_a_changed_option_or_input_starts_afresh(tmp_path, long_clip, tiny_model
     run = subprocess.run(_command(long_clip, tmp_path / "other.mp4", tiny_model, "--no-resume"), capture_output=True,
                          text=True, check=True)
     assert json.loads(run.stdout)["segments_resumed"] == 0
+
+
+def test_a_work_dir_of_ones_own_keeps_its_other_files(tmp_path, tiny_model):
+    src, out, work = tmp_path / "in.mp4", tmp_path / "out.mp4", tmp_path / "scratch"
+    make_clip(src, frames=20, size=(32, 24), options=KEYS, audio_tracks=0)
+    work.mkdir()
+    (work / "notes.txt").write_text("mine")
+    summary = upscale(src, out, _options(tiny_model, work_dir=work), progress=False)
+    assert summary.segments >= 2 and sorted(p.name for p in work.iterdir()) == ["notes.txt"]
+    assert not _work(out).exists()
 
 
 def test_json_says_how_the_work_was_done(tmp_path, tiny_model, capsys):

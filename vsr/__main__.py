@@ -1,3 +1,6 @@
+"""`python -m vsr`. Guarded: worker processes (spawned) import this module again."""
+
 from vsr.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

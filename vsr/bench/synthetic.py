@@ -21,9 +21,12 @@ def pattern(width: int, height: int, index: int) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def synthetic_clip(path: Path, size: tuple[int, int], frames: int) -> None:
+def synthetic_clip(path: Path, size: tuple[int, int], frames: int, *, keyframe_every: int | None = None) -> None:
+    """`frames` of `pattern` at 25 fps, libx264 CRF 18; a keyframe every `keyframe_every` frames
+    (default: the encoder's choice), which is where segments can start."""
+    options = {"crf": "18"} if keyframe_every is None else {"crf": "18", "g": str(keyframe_every)}
     with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25, options={"crf": "18"})
+        stream = out.add_stream("libx264", rate=25, options=options)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         for i in range(frames):
             frame = av.VideoFrame.from_ndarray(pattern(*size, i), format="rgb24").reformat(format="yuv420p")

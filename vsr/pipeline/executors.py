@@ -33,7 +33,9 @@ class Executor(Protocol):
         `on_error`, or for any other failure, the run stops with that error."""
         ...
 
-    def close(self) -> None: ...
+    def close(self, *, wait: bool = True) -> None:
+        """Release the workers; `wait=False` (after an error or Ctrl-C) stops them at once."""
+        ...
 
 
 class InProcess:
@@ -56,7 +58,7 @@ class InProcess:
                 continue
             on_result(result)
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
         pass
 
 
@@ -144,11 +146,13 @@ class LocalProcesses:
             else:
                 raise payload
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
         for _ in self._processes:
             self._tasks.put(None)
         for process in self._processes:
-            process.join(timeout=5)
+            process.join(timeout=5 if wait else 0)
             if process.is_alive():
                 process.terminate()
                 process.join()
+        self._tasks.close()
+        self._results.close()

@@ -22,9 +22,11 @@ MANIFEST = "manifest.json"
 _EDGE = 1 << 20  # bytes hashed at each end of the input: cheap, and catches a replaced file
 
 
-def default_work_dir(output: Path) -> Path:
-    """Hidden beside the output, so the final rename stays on one file system."""
-    return output.with_name(f".{output.name}.vsr-work")
+def work_dir(output: Path, parent: Path | None = None) -> Path:
+    """The output's own work folder: hidden beside it (so the final rename stays on one file
+    system), or named after it inside `parent` (--work-dir), which may hold other things: only
+    this folder is ever removed."""
+    return output.with_name(f".{output.name}.vsr-work") if parent is None else parent / f"{output.name}.vsr-work"
 
 
 def input_identity(path: Path) -> dict[str, Any]:

@@ -174,7 +174,7 @@ class RayExecutor:
                                        "run the same command again to resume") from None
                 on_result(result)
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
         for actor in self.actors:
             self.ray.kill(actor)
         if self._started:

@@ -127,7 +127,7 @@ def prepare_video(info: VideoInfo, output: Path, options: UpscaleOptions, model:
 
     plan = make_plan(info, output, options, output_scale(options, model))
     execution = options.execution
-    work = execution.work_dir or manifests.default_work_dir(output)
+    work = manifests.work_dir(output, execution.work_dir)
     identity = manifests.input_identity(info.path)
     wanted = fingerprint(plan, options, manifests.file_sha256(resolve(options.runtime.model)))
     previous = manifests.Manifest.load(work) if work.is_dir() else None
@@ -200,9 +200,12 @@ def run_video(info: VideoInfo, output: Path, options: UpscaleOptions, model: Mod
 
     try:
         executor.run(video.jobs(""), finished, bar)
+    except BaseException:
+        executor.close(wait=False)
+        raise
     finally:
         bar.close()
-        executor.close()
+    executor.close()
     summary = video.join()
     return _summarised(summary, results, model, options, executor, start)
 
@@ -270,9 +273,12 @@ def run_folder(files: Sequence[tuple[Path, InputInfo | VsrError, Path]], options
 
     try:
         executor.run(jobs, finished, bar, failed)
+    except BaseException:
+        executor.close(wait=False)
+        raise
     finally:
         bar.close()
-        executor.close()
+    executor.close()
     for prefix, video in videos.items():
         path = by_key[prefix.rstrip(":")]
         try:
