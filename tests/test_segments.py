@@ -230,6 +230,21 @@ def test_a_work_dir_of_ones_own_keeps_its_other_files(tmp_path, tiny_model):
     assert not _work(out).exists()
 
 
+def test_two_runs_cannot_make_the_same_output_at_once(tmp_path, long_clip, tiny_model):
+    out = tmp_path / "out.mp4"
+    first = subprocess.Popen(_command(long_clip, out, tiny_model), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    manifest = _work(out) / "manifest.json"
+    deadline = time.monotonic() + 60
+    while not manifest.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    second = subprocess.run(_command(long_clip, out, tiny_model), capture_output=True, text=True, check=False)
+    assert second.returncode == 2 and "another vsr is making it right now" in second.stderr, second.stderr
+    first.communicate(timeout=120)
+    assert first.returncode == 0
+    assert len(video_timing(out)) == 90 and not _work(out).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]  # the lock is gone too
+
+
 def test_json_says_how_the_work_was_done(tmp_path, tiny_model, capsys):
     from vsr.cli import main
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vsr.atomic import atomic_write
+from vsr.errors import OutputError
 from vsr.media.segment_files import timing_path
 from vsr.pipeline.segments import Segment
 
@@ -27,6 +30,29 @@ def work_dir(output: Path, parent: Path | None = None) -> Path:
     system), or named after it inside `parent` (--work-dir), which may hold other things: only
     this folder is ever removed."""
     return output.with_name(f".{output.name}.vsr-work") if parent is None else parent / f"{output.name}.vsr-work"
+
+
+@contextmanager
+def claim(output: Path) -> Iterator[None]:
+    """Hold the output's lock for a segmented run: a second vsr making the same output at the
+    same time would share the work folder. The lock dies with the process (flock), so a killed
+    run never blocks the next one."""
+    try:
+        import fcntl
+    except ImportError:  # no flock here: nothing to hold
+        yield
+        return
+    lock = output.with_name(f".{output.name}.vsr-lock")
+    with lock.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise OutputError(f"{output}: another vsr is making it right now; wait for it, or choose another "
+                              "output") from None
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
 
 
 def input_identity(path: Path) -> dict[str, Any]:

@@ -10,6 +10,7 @@ that are not cut (images, animations, short videos) whole, share one pool of wor
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -189,24 +190,25 @@ def run_video(info: VideoInfo, output: Path, options: UpscaleOptions, model: Mod
               progress: bool) -> Summary:
     """One video in segments, resumable."""
     start = time.perf_counter()
-    video = prepare_video(info, output, options, model, segments)
-    executor = make_executor(options, model)
-    bar = Progress(video.frames_total, video.frames_done, progress)
-    results: list[JobResult] = []
+    with manifests.claim(output):
+        video = prepare_video(info, output, options, model, segments)
+        executor = make_executor(options, model)
+        bar = Progress(video.frames_total, video.frames_done, progress)
+        results: list[JobResult] = []
 
-    def finished(result: JobResult) -> None:
-        video.record(int(result.key), result)
-        results.append(result)
+        def finished(result: JobResult) -> None:
+            video.record(int(result.key), result)
+            results.append(result)
 
-    try:
-        executor.run(video.jobs(""), finished, bar)
-    except BaseException:
-        executor.close(wait=False)
-        raise
-    finally:
-        bar.close()
-    executor.close()
-    summary = video.join()
+        try:
+            executor.run(video.jobs(""), finished, bar)
+        except BaseException:
+            executor.close(wait=False)
+            raise
+        finally:
+            bar.close()
+        executor.close()
+        summary = video.join()
     return _summarised(summary, results, model, options, executor, start)
 
 
@@ -229,6 +231,12 @@ def run_folder(files: Sequence[tuple[Path, InputInfo | VsrError, Path]], options
                overwrite: bool, progress: bool) -> list[Summary | FileFailure]:
     """Files of a folder over one pool of workers: long videos in segments, the rest whole.
     `files` are (input, probed info or why it cannot be read, output)."""
+    with contextlib.ExitStack() as claims:
+        return _run_folder(files, options, model, overwrite=overwrite, progress=progress, claims=claims)
+
+
+def _run_folder(files: Sequence[tuple[Path, InputInfo | VsrError, Path]], options: UpscaleOptions, model: Model, *,
+                overwrite: bool, progress: bool, claims: contextlib.ExitStack) -> list[Summary | FileFailure]:
     start = time.perf_counter()
     videos: dict[str, VideoJob] = {}
     jobs: list[Job] = []
@@ -241,6 +249,7 @@ def run_folder(files: Sequence[tuple[Path, InputInfo | VsrError, Path]], options
             segments = cut(info, output, options)
             if segments is not None and len(segments) > 1:
                 assert isinstance(info, VideoInfo)
+                claims.enter_context(manifests.claim(output))
                 video = prepare_video(info, output, options, model, segments)
                 videos[f"{n}:"] = video
                 jobs += video.jobs(f"{n}:")
