@@ -144,8 +144,21 @@ def _work(out: Path) -> Path:
     return out.with_name(f".{out.name}.vsr-work")
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
 def _interrupt(command: list[str], out: Path, how: signal.Signals, *, done: int = 2) -> int:
-    """Start the command, stop it with `how` once `done` segments are finished; how many were."""
+    """Start the command, stop it with `how` once `done` segments are finished; how many were.
+    Worker processes must not outlive it."""
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     manifest = _work(out) / "manifest.json"
     deadline = time.monotonic() + 120
@@ -158,11 +171,16 @@ def _interrupt(command: list[str], out: Path, how: signal.Signals, *, done: int 
         if finished >= done:
             break
         time.sleep(0.02)
+    workers = _children(proc.pid)
     proc.send_signal(how)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0, "the run ended before it could be interrupted"
     if how == signal.SIGINT:
         assert proc.returncode == 130 and err.strip().splitlines()[-1] == "vsr: error: interrupted", err
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "a worker outlived its driver"
     return sum(1 for s in json.loads(manifest.read_text())["segments"] if s["done"])
 
 
@@ -173,10 +191,11 @@ def long_clip(tmp_path) -> Path:
     return src
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
-def test_an_interrupted_run_resumes_and_redoes_only_the_rest(tmp_path, long_clip, tiny_model, how):
+@pytest.mark.parametrize(("how", "workers"), [(signal.SIGKILL, "1"), (signal.SIGINT, "1"), (signal.SIGKILL, "2"),
+                                             (signal.SIGINT, "2")])
+def test_an_interrupted_run_resumes_and_redoes_only_the_rest(tmp_path, long_clip, tiny_model, how, workers):
     out, reference = tmp_path / "out.mp4", tmp_path / "reference.mp4"
-    finished = _interrupt(_command(long_clip, out, tiny_model), out, how)
+    finished = _interrupt(_command(long_clip, out, tiny_model, "--workers", workers), out, how)
     assert finished >= 2 and not out.exists()
     run = subprocess.run(_command(long_clip, out, tiny_model), capture_output=True, text=True, check=True)
     summary = json.loads(run.stdout)
@@ -201,6 +220,25 @@ def test_a_damaged_segment_is_done_again(tmp_path, long_clip, tiny_model):
     assert video_timing(out) == video_timing(long_clip)
 
 
+@pytest.mark.parametrize("damage", ["garbage", "a segment less", "wrong shape"])
+def test_a_manifest_that_cannot_be_trusted_starts_afresh(tmp_path, long_clip, tiny_model, damage):
+    out = tmp_path / "out.mp4"
+    _interrupt(_command(long_clip, out, tiny_model), out, signal.SIGKILL)
+    manifest = _work(out) / "manifest.json"
+    data = json.loads(manifest.read_text())
+    if damage == "garbage":
+        manifest.write_bytes(b"\x00{not json")
+    elif damage == "a segment less":
+        data["segments"].pop()
+        manifest.write_text(json.dumps(data))
+    else:
+        data["segments"] = {"0": data["segments"][0]}
+        manifest.write_text(json.dumps(data))
+    run = subprocess.run(_command(long_clip, out, tiny_model), capture_output=True, text=True, check=True)
+    assert "starting afresh:" in run.stderr and json.loads(run.stdout)["segments_resumed"] == 0
+    assert video_timing(out) == video_timing(long_clip)
+
+
 def test_a_changed_option_or_input_starts_afresh(tmp_path, long_clip, tiny_model):
     out = tmp_path / "out.mp4"
     _interrupt(_command(long_clip, out, tiny_model), out, signal.SIGKILL)
@@ -221,6 +259,10 @@ def test_a_changed_option_or_input_starts_afresh(tmp_path, long_clip, tiny_model
 
 
 def test_a_work_dir_of_ones_own_keeps_its_other_files(tmp_path, tiny_model):
+    """Only the output's own folder in it is used and removed; outputs of one name from other
+    folders get folders of their own."""
+    from vsr.pipeline.manifest import work_dir
+
     src, out, work = tmp_path / "in.mp4", tmp_path / "out.mp4", tmp_path / "scratch"
     make_clip(src, frames=20, size=(32, 24), options=KEYS, audio_tracks=0)
     work.mkdir()
@@ -228,6 +270,7 @@ def test_a_work_dir_of_ones_own_keeps_its_other_files(tmp_path, tiny_model):
     summary = upscale(src, out, _options(tiny_model, work_dir=work), progress=False)
     assert summary.segments >= 2 and sorted(p.name for p in work.iterdir()) == ["notes.txt"]
     assert not _work(out).exists()
+    assert work_dir(tmp_path / "a" / "out.mp4", work) != work_dir(tmp_path / "b" / "out.mp4", work)
 
 
 def test_two_runs_cannot_make_the_same_output_at_once(tmp_path, long_clip, tiny_model):

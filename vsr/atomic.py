@@ -39,11 +39,12 @@ def temporary_beside(path: Path) -> Path:
 
 class AtomicFile:
     """A destination and the temporary file that becomes it: write `tmp`, then `publish()` or
-    `discard()`. Discarding after publishing does nothing."""
+    `discard()`. Discarding after publishing does nothing. `tmp` may be given (beside `path`)
+    where the caller holds a lock on it and removes what a killed run left there."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, tmp: Path | None = None) -> None:
         self.path = path
-        self.tmp = temporary_beside(path)
+        self.tmp = temporary_beside(path) if tmp is None else tmp
         self.published = False
 
     def publish(self) -> None:

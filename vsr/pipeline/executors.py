@@ -11,6 +11,8 @@ import multiprocessing
 import os
 import queue
 import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -67,9 +69,30 @@ def cpu_threads(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // workers)
 
 
-def _serve(model: str, device: str, threads: int | None, tasks: Any, results: Any) -> None:
+def _die_with(parent: int) -> None:
+    """End this worker when the driver ends, however it ends (SIGKILL included): a worker left
+    running would go on encoding segments nobody will record, holding memory and the GPU."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGKILL) == 0 and os.getppid() == parent:  # PR_SET_PDEATHSIG
+            return
+    except (OSError, AttributeError):  # not Linux: watch instead
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="vsr-parent-watch", daemon=True).start()
+
+
+def _serve(model: str, device: str, threads: int | None, tasks: Any, results: Any, parent: int) -> None:
     """A worker process: one model, jobs from `tasks` until None, everything said on `results`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides when to stop
+    _die_with(parent)
     import torch
 
     if threads is not None:
@@ -115,7 +138,7 @@ class LocalProcesses:
         for i in range(workers):
             device = self.devices[i % len(self.devices)]
             threads = cpu_threads(workers) if device.startswith("cpu") else None
-            process = context.Process(target=_serve, args=(model, device, threads, self._tasks, self._results),
+            process = context.Process(target=_serve, args=(model, device, threads, self._tasks, self._results, os.getpid()),
                                       name=f"vsr-worker-{i}", daemon=True)
             process.start()
             self._processes.append(process)
@@ -154,5 +177,13 @@ class LocalProcesses:
             if process.is_alive():
                 process.terminate()
                 process.join()
+            process.close()
+        # Release the queues' semaphores now (the processes held them too): an interrupted run's
+        # traceback keeps this object alive until the interpreter ends, and the semaphores would
+        # be reported as leaked.
+        self._processes = []
         self._tasks.close()
+        self._tasks.cancel_join_thread()  # jobs never taken are dropped, not waited on
         self._results.close()
+        self._results.join_thread()
+        del self._tasks, self._results

@@ -27,9 +27,18 @@ _EDGE = 1 << 20  # bytes hashed at each end of the input: cheap, and catches a r
 
 def work_dir(output: Path, parent: Path | None = None) -> Path:
     """The output's own work folder: hidden beside it (so the final rename stays on one file
-    system), or named after it inside `parent` (--work-dir), which may hold other things: only
-    this folder is ever removed."""
-    return output.with_name(f".{output.name}.vsr-work") if parent is None else parent / f"{output.name}.vsr-work"
+    system), or inside `parent` (--work-dir, which may hold other things, and other outputs' work
+    folders: only this folder is ever removed), named after the output and its folder."""
+    if parent is None:
+        return output.with_name(f".{output.name}.vsr-work")
+    where = hashlib.sha256(str(output.resolve().parent).encode()).hexdigest()[:10]
+    return parent / f"{output.name}-{where}.vsr-work"
+
+
+def join_file(output: Path) -> Path:
+    """Where the joined output is written until it is whole: a name a later run (holding the
+    output's lock) can recognise, and remove if a killed run left it."""
+    return output.with_name(f".{output.name}.vsr-join{output.suffix}")
 
 
 @contextmanager
@@ -101,13 +110,17 @@ class Manifest:
 
     @classmethod
     def load(cls, work: Path) -> Manifest | None:
-        """The manifest in `work`, or None when there is none or it cannot be read."""
-        try:
-            data = json.loads((work / MANIFEST).read_text())
-            manifest = cls(**data)
-        except (OSError, ValueError, TypeError):
+        """The manifest in `work`, or None when there is none; UnreadableManifest when there is
+        one this run cannot trust (damaged, edited, or from another version of vsr)."""
+        path = work / MANIFEST
+        if not path.is_file():
             return None
-        return manifest if manifest.version == VERSION else None
+        try:
+            data = json.loads(path.read_text())
+            _check(data)
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise UnreadableManifest(f"its manifest cannot be used ({type(exc).__name__}: {exc})") from exc
+        return cls(**data)
 
     def save(self, work: Path) -> None:
         work.mkdir(parents=True, exist_ok=True)
@@ -124,9 +137,11 @@ class Manifest:
     def finish(self, index: int, *, frames: int, sha256: str, warnings: list[str]) -> None:
         self.segments[index]["done"] = {"frames": frames, "sha256": sha256, "warnings": warnings}
 
-    def differences(self, identity: dict[str, Any], options: dict[str, Any]) -> list[str]:
+    def differences(self, identity: dict[str, Any], options: dict[str, Any], segments: list[Segment]) -> list[str]:
         """What makes this manifest another job than the one asked for, in words."""
         said = []
+        if self.plan() != segments:
+            said.append("the video is cut differently")
         changed = [k for k in ("path", "size", "mtime_ns", "head_tail_sha256") if self.input.get(k) != identity.get(k)]
         if changed:
             said.append(f"the input changed ({', '.join(changed)})")
@@ -134,6 +149,38 @@ class Manifest:
         if options_changed:
             said.append(f"the options changed ({', '.join(options_changed)})")
         return said
+
+
+class UnreadableManifest(ValueError):
+    """A work folder whose manifest is damaged or not this version's."""
+
+
+_DONE_KEYS = {"frames": int, "sha256": str, "warnings": list}
+
+
+def _check(data: Any) -> None:
+    """Raise ValueError unless `data` has the shape a manifest of this version has."""
+    if not isinstance(data, dict) or set(data) != {"input", "options", "segments", "resolved", "version"}:
+        raise ValueError("not a vsr manifest")
+    if data["version"] != VERSION:
+        raise ValueError(f"version {data['version']!r}, this vsr writes {VERSION}")
+    if not all(isinstance(data[k], dict) for k in ("input", "options", "resolved")):
+        raise ValueError("input, options and resolved must be objects")
+    if data["resolved"].get("precision") not in ("fp32", "fp16", "bf16"):
+        raise ValueError("no resolved precision")
+    segments = data["segments"]
+    if not isinstance(segments, list) or not segments:
+        raise ValueError("no segments")
+    for i, s in enumerate(segments):
+        if not isinstance(s, dict) or set(s) != {"index", "start", "end", "frames", "warmup_from", "done"} or s["index"] != i:
+            raise ValueError(f"segment {i} is malformed")
+        bounds = [s[k] for k in ("start", "end", "warmup_from") if s[k] is not None]
+        if any(type(v) is not int for v in [*bounds, s["frames"]]):
+            raise ValueError(f"segment {i} has non-integer bounds")
+        done = s["done"]
+        if done is not None and (not isinstance(done, dict) or set(done) != set(_DONE_KEYS)
+                                 or not all(type(done[k]) is t for k, t in _DONE_KEYS.items())):
+            raise ValueError(f"segment {i}'s record is malformed")
 
 
 def clear(work: Path) -> None:

@@ -9,7 +9,6 @@ three, and the sink is aborted: nothing half-written stays behind.
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import av
 
 from vsr.errors import BackendError, InputError, VsrError
 from vsr.media.frames import Frame, FrameSink, FrameSource, Item, RgbFrame, SinkReport, YuvFrame
+from vsr.pipeline.progress import frame_bar
 
 QUEUE_FRAMES = 8  # per queue: enough to keep every stage busy, small enough to bound memory
 
@@ -84,15 +84,12 @@ def run(source: FrameSource, sink: FrameSink, process: BatchProcess, *, batch: i
     Returns the sink's report; raises the first error any stage met. The sink is this
     function's from the call on: finished on success, aborted on any failure. `progress`: a bar
     on stderr; `on_frame(1)` is also told of every frame written."""
-    from tqdm import tqdm
-
     decoded: queue.Queue[Slot] = queue.Queue(QUEUE_FRAMES)
     upscaled: queue.Queue[Slot] = queue.Queue(QUEUE_FRAMES)
     stages = _Stages()
     reports: list[SinkReport] = []
     # One picture needs no progress bar.
-    bar = tqdm(total=source.expected_frames or None, unit="frame", file=sys.stderr,
-               disable=not progress or source.expected_frames == 1, dynamic_ncols=True, leave=False)
+    bar = frame_bar(source.expected_frames, enabled=progress and source.expected_frames != 1)
 
     def read() -> None:
         for item in source:

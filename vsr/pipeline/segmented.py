@@ -31,6 +31,7 @@ from vsr.pipeline.executors import Executor, InProcess, LocalProcesses
 from vsr.pipeline.manifest import Manifest, segment_file
 from vsr.pipeline.options import UpscaleOptions
 from vsr.pipeline.plan import Plan, make_plan
+from vsr.pipeline.progress import frame_bar
 from vsr.pipeline.run import FileFailure, Summary, output_scale
 from vsr.pipeline.segments import Segment, plan_segments
 from vsr.pipeline.worker import FileJob, Job, JobResult, SegmentJob
@@ -109,7 +110,8 @@ class VideoJob:
         plan = self.plan
         assert isinstance(plan.info, VideoInfo) and isinstance(plan.sink_spec, VideoSinkSpec)
         paths = [segment_file(self.work, s["index"]) for s in self.manifest.segments]
-        report = join_segments(plan.output, paths, plan.sink_spec, plan.info, plan.copy_streams)
+        report = join_segments(plan.output, paths, plan.sink_spec, plan.info, plan.copy_streams,
+                               scratch=manifests.join_file(plan.output))
         manifests.clear(self.work)
         found = [w for s in self.manifest.segments for w in s["done"]["warnings"]]
         warnings = tuple(dict.fromkeys([*plan.warnings, *self.warnings, *found, *report.warnings]))
@@ -131,10 +133,15 @@ def prepare_video(info: VideoInfo, output: Path, options: UpscaleOptions, model:
     work = manifests.work_dir(output, execution.work_dir)
     identity = manifests.input_identity(info.path)
     wanted = fingerprint(plan, options, manifests.file_sha256(resolve(options.runtime.model)))
-    previous = manifests.Manifest.load(work) if work.is_dir() else None
+    manifests.join_file(output).unlink(missing_ok=True)  # what a run killed while joining left
+    try:
+        previous = manifests.Manifest.load(work)
+    except manifests.UnreadableManifest as exc:
+        log.info("%s: starting afresh: %s", output.name, exc)
+        previous = None
     manifest: Manifest | None = None
     if previous is not None:
-        why = previous.differences(identity, wanted) if execution.resume else ["--no-resume"]
+        why = previous.differences(identity, wanted, segments) if execution.resume else ["--no-resume"]
         if why:
             log.info("%s: starting afresh: %s", output.name, "; ".join(why))
         else:
@@ -172,12 +179,7 @@ class Progress:
     """One bar for the whole job, on stderr, across workers."""
 
     def __init__(self, total: int, done: int, enabled: bool) -> None:
-        import sys
-
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=total or None, initial=done, unit="frame", file=sys.stderr, disable=not enabled,
-                        dynamic_ncols=True, leave=False)
+        self.bar = frame_bar(total, enabled=enabled, initial=done)
 
     def __call__(self, frames: int) -> None:
         self.bar.update(frames)
