@@ -22,7 +22,7 @@ from vsr.cli.common import (
 )
 from vsr.media.animated import DEFAULT_DITHER, Dither, GifPalette
 from vsr.models import DEFAULT_MODEL
-from vsr.pipeline.options import DEFAULT_SEGMENT_SECONDS, Executor
+from vsr.pipeline.options import DEFAULT_SEGMENT_SECONDS, ExecutorName
 
 
 def upscale_command(
@@ -51,8 +51,9 @@ def upscale_command(
         help="Cut a longer video into segments at the first keyframe after every this many seconds: each is "
              "done alone, kept for resume and joined without re-encoding; 0 = one stream.")] = DEFAULT_SEGMENT_SECONDS,
     workers: Annotated[int | None, typer.Option(
-        help="Segment workers (default: one per --device; on a CPU, 1). Several run several encoders at once.")] = None,
-    executor: Annotated[Executor, typer.Option(
+        help="Segment workers (default: one per --device; with Ray, one per GPU of the cluster, or per node on "
+             "CPUs). Several run several encoders at once.")] = None,
+    executor: Annotated[ExecutorName, typer.Option(
         help="local (processes on this machine) or ray (a Ray cluster; needs vsr[ray]).")] = "local",
     ray_address: Annotated[str | None, typer.Option(
         help="The Ray cluster to use (default: RAY_ADDRESS, else a local Ray for this run).")] = None,

@@ -169,6 +169,8 @@ def _video_packets(segments: Sequence[Path], timings: Sequence[Timing], dts: Seq
                 packet.stream = stream
                 packet.time_base = time_base
                 packet.pts, packet.dts = pts, dts[k]
+                # The timing's duration is exact; where the encoder gave none, the MKV's (rounded to
+                # its milliseconds) is still better than none: an MP4's last sample needs one.
                 if duration:
                     packet.duration = duration
                 yield dts[k] * time_base, 0, packet

@@ -211,17 +211,23 @@ class VideoSource(SourceBase):
 
     def _in_range(self) -> Iterator[av.VideoFrame | av.Packet]:
         start, end = self.start, self.end
-        items = self._demux_decode(self._copy)
-        if start is not None:
+        if start is None:
+            items = self._demux_decode(self._copy)
+        else:
             self._container.seek(start, stream=self._video, backward=True)
             items = self._demux_decode(self._copy)
+            # Only what follows `start` is kept while looking for it: a long GOP's earlier frames
+            # would otherwise all be held in memory at once.
             head: list[av.VideoFrame | av.Packet] = []
+            landed: av.VideoFrame | None = None
             for item in items:
-                head.append(item)
-                if isinstance(item, av.VideoFrame) and item.pts is not None and item.pts >= start:
+                if not isinstance(item, av.VideoFrame):
+                    head.append(item)
+                elif item.pts is not None and item.pts >= start:
+                    landed = item
+                    head.append(item)
                     break
-            landed = head[-1] if head else None
-            if isinstance(landed, av.VideoFrame) and landed.pts == start:
+            if landed is not None and landed.pts == start:
                 items = itertools.chain(head, items)
             else:  # the seek landed past the first frame (an unreliable index): from the beginning
                 self._reopen()

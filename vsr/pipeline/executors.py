@@ -1,8 +1,9 @@
 """Where jobs run on this machine: in the driver's own process (one worker), or in worker
 processes, one per device or per share of the CPU cores (`--workers N`).
 
-Worker processes ignore Ctrl-C: the driver stops them, and a run that stops for any reason
-leaves the work folder consistent for the next one (the driver writes the manifest).
+Worker processes ignore Ctrl-C and end cleanly on SIGTERM: the driver stops them, and a run that
+stops for any reason leaves the work folder consistent for the next one (the driver alone
+writes the manifest).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -18,16 +20,21 @@ from typing import Any, Protocol
 
 from vsr.errors import BackendError, VsrError
 from vsr.models.descriptor import Model
-from vsr.pipeline.worker import Job, JobResult, Worker
+from vsr.pipeline.worker import Job, JobKey, JobResult, OnFrames, Worker, resolved_precision
+from vsr.runtime import Precision
 
 OnResult = Callable[[JobResult], None]
-OnFrames = Callable[[int], None]
-OnError = Callable[[str, VsrError], None]
+OnError = Callable[[JobKey, VsrError], None]
 
 
 class Executor(Protocol):
     name: str  # "local" or "ray"
     workers: int
+    device: str  # the devices the workers run on, as summaries say them
+
+    def precision(self, requested: Precision) -> str:
+        """The precision the workers run at when asked for `requested`, resolved where they run."""
+        ...
 
     def run(self, jobs: Sequence[Job], on_result: OnResult, on_frames: OnFrames, on_error: OnError | None = None) -> None:
         """Every job, once; `on_result` for each as it finishes, in the driver's thread. A job
@@ -48,6 +55,10 @@ class InProcess:
 
     def __init__(self, model: str | Model, device: str) -> None:
         self.worker = Worker(model, device)
+        self.device = device
+
+    def precision(self, requested: Precision) -> str:
+        return self.worker.precision(requested)
 
     def run(self, jobs: Sequence[Job], on_result: OnResult, on_frames: OnFrames, on_error: OnError | None = None) -> None:
         for job in jobs:
@@ -65,8 +76,12 @@ class InProcess:
 
 
 def cpu_threads(workers: int) -> int:
-    """Each CPU worker's share of the cores."""
-    return max(1, (os.cpu_count() or 1) // workers)
+    """Each CPU worker's share of the cores this process may use."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // workers)
 
 
 def _die_with(parent: int) -> None:
@@ -92,6 +107,8 @@ def _die_with(parent: int) -> None:
 def _serve(model: str, device: str, threads: int | None, tasks: Any, results: Any, parent: int) -> None:
     """A worker process: one model, jobs from `tasks` until None, everything said on `results`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides when to stop
+    # Stopped by the driver: unwind, so a half-written file's `finally` removes it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     _die_with(parent)
     import torch
 
@@ -117,7 +134,7 @@ def _portable(exc: BaseException) -> BaseException:
     import pickle
 
     try:
-        pickle.dumps(exc)
+        pickle.loads(pickle.dumps(exc))  # some exceptions pickle but cannot be rebuilt
         return exc
     except Exception:
         return BackendError(f"{type(exc).__name__}: {exc}")
@@ -125,49 +142,67 @@ def _portable(exc: BaseException) -> BaseException:
 
 class LocalProcesses:
     """`workers` processes (spawned: CUDA and threads do not survive a fork), each holding the
-    model on one of `devices`, taken in turn."""
+    model (`reference`, as a worker can load it) on one of `devices`, taken in turn. `model` is
+    the same, loaded here, to resolve the precision the workers will choose."""
 
     name = "local"
 
-    def __init__(self, model: str, devices: Sequence[str], workers: int) -> None:
-        self.model, self.devices, self.workers = model, list(devices), workers
+    def __init__(self, model: Model, reference: str, devices: Sequence[str], workers: int) -> None:
+        self.model, self.workers = model, workers
+        self.devices = [devices[i % len(devices)] for i in range(workers)]
+        self.device = ",".join(dict.fromkeys(self.devices))
         context = multiprocessing.get_context("spawn")
         self._tasks = context.Queue()
         self._results = context.Queue()
         self._processes = []
-        for i in range(workers):
-            device = self.devices[i % len(self.devices)]
+        for i, device in enumerate(self.devices):
             threads = cpu_threads(workers) if device.startswith("cpu") else None
-            process = context.Process(target=_serve, args=(model, device, threads, self._tasks, self._results, os.getpid()),
-                                      name=f"vsr-worker-{i}", daemon=True)
+            process = context.Process(target=_serve, args=(reference, device, threads, self._tasks, self._results,
+                                                           os.getpid()), name=f"vsr-worker-{i}", daemon=True)
             process.start()
             self._processes.append(process)
+
+    def precision(self, requested: Precision) -> str:
+        return resolved_precision(requested, self.devices[0], self.model)
 
     def run(self, jobs: Sequence[Job], on_result: OnResult, on_frames: OnFrames, on_error: OnError | None = None) -> None:
         for job in jobs:
             self._tasks.put(job)
         pending = {job.key for job in jobs}
-        while pending:
-            try:
-                kind, key, payload = self._results.get(timeout=0.2)
-            except queue.Empty:
-                stopped = [p for p in self._processes if p.exitcode is not None]
-                if stopped:
-                    how = stopped[0].exitcode
-                    said = f"signal {-how}" if how is not None and how < 0 else f"exit code {how}"
-                    raise BackendError(f"a worker process stopped ({said}) with {len(pending)} job(s) left; "
-                                       "run the same command again to resume") from None
-                continue
+
+        def said(kind: str, key: JobKey | None, payload: Any) -> None:
             if kind == "frames":
                 on_frames(payload)
             elif kind == "done":
-                pending.discard(key)
+                pending.discard(payload.key)
                 on_result(payload)
             elif on_error is not None and key is not None and isinstance(payload, VsrError):
                 pending.discard(key)
                 on_error(key, payload)
             else:
                 raise payload
+
+        while pending:
+            try:
+                message = self._results.get(timeout=0.2)
+            except queue.Empty:
+                message = None
+            if message is not None:
+                said(*message)
+            # Checked every turn, not only when the queue is quiet: the other workers' progress
+            # would otherwise hide a dead one until they had done everything else.
+            stopped = [p for p in self._processes if p.exitcode is not None]
+            if stopped and pending:
+                while pending:  # what it said before it stopped comes first (its own error, say)
+                    try:
+                        said(*self._results.get_nowait())
+                    except queue.Empty:
+                        break
+                if pending:
+                    how = stopped[0].exitcode
+                    said_how = f"signal {-how}" if how is not None and how < 0 else f"exit code {how}"
+                    raise BackendError(f"a worker process stopped ({said_how}) with {len(pending)} job(s) left; "
+                                       "run the same command again to resume")
 
     def close(self, *, wait: bool = True) -> None:
         for _ in self._processes:
@@ -176,6 +211,9 @@ class LocalProcesses:
             process.join(timeout=5 if wait else 0)
             if process.is_alive():
                 process.terminate()
+                process.join(timeout=5)
+            if process.is_alive():  # stuck where SIGTERM cannot reach Python
+                process.kill()
                 process.join()
             process.close()
         # Release the queues' semaphores now (the processes held them too): an interrupted run's

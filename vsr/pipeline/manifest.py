@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,16 +53,27 @@ def claim(output: Path) -> Iterator[None]:
         yield
         return
     lock = output.with_name(f".{output.name}.vsr-lock")
-    with lock.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise OutputError(f"{output}: another vsr is making it right now; wait for it, or choose another "
-                              "output") from None
-        try:
-            yield
-        finally:
-            lock.unlink(missing_ok=True)
+    while True:
+        with lock.open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise OutputError(f"{output}: another vsr is making it right now; wait for it, or choose another "
+                                  "output") from None
+            if not _same_file(handle.fileno(), lock):
+                continue  # the run holding it finished and removed it between our open and flock: again
+            try:
+                yield
+            finally:
+                lock.unlink(missing_ok=True)
+            return
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(fd), path.stat())
+    except FileNotFoundError:
+        return False
 
 
 def input_identity(path: Path) -> dict[str, Any]:
@@ -99,7 +111,7 @@ def segment_checksum(work: Path, index: int) -> str:
 class Manifest:
     input: dict[str, Any]
     options: dict[str, Any]
-    segments: list[dict[str, Any]]  # Segment fields, and "done": {"frames", "sha256", "warnings"} once finished
+    segments: list[dict[str, Any]]  # Segment fields, and "done": {"frames", "sha256", "warnings", "backend"} once finished
     resolved: dict[str, Any] = field(default_factory=dict)  # choices made on the first run (precision)
     version: int = VERSION
 
@@ -134,8 +146,8 @@ class Manifest:
         done: dict[str, Any] | None = self.segments[index]["done"]
         return done
 
-    def finish(self, index: int, *, frames: int, sha256: str, warnings: list[str]) -> None:
-        self.segments[index]["done"] = {"frames": frames, "sha256": sha256, "warnings": warnings}
+    def finish(self, index: int, *, frames: int, sha256: str, warnings: list[str], backend: str) -> None:
+        self.segments[index]["done"] = {"frames": frames, "sha256": sha256, "warnings": warnings, "backend": backend}
 
     def differences(self, identity: dict[str, Any], options: dict[str, Any], segments: list[Segment]) -> list[str]:
         """What makes this manifest another job than the one asked for, in words."""
@@ -155,7 +167,7 @@ class UnreadableManifest(ValueError):
     """A work folder whose manifest is damaged or not this version's."""
 
 
-_DONE_KEYS = {"frames": int, "sha256": str, "warnings": list}
+_DONE_KEYS = {"frames": int, "sha256": str, "warnings": list, "backend": str}
 
 
 def _check(data: Any) -> None:

@@ -112,8 +112,8 @@ def parse_colour(value: str) -> tuple[int, int, int]:
 
 
 # Where segments run: worker processes on this machine, or a Ray cluster.
-Executor = Literal["local", "ray"]
-EXECUTORS: tuple[Executor, ...] = get_args(Executor)
+ExecutorName = Literal["local", "ray"]
+EXECUTORS: tuple[ExecutorName, ...] = get_args(ExecutorName)
 DEFAULT_SEGMENT_SECONDS = 120.0
 
 
@@ -127,7 +127,7 @@ class ExecutionOptions:
     # remux. 0: one stream, as before.
     segment_seconds: float = DEFAULT_SEGMENT_SECONDS
     workers: int | None = None  # segment workers; None: one per device named by --device
-    executor: Executor = "local"
+    executor: ExecutorName = "local"
     ray_address: str | None = None  # None: RAY_ADDRESS, else a local Ray for the run
     work_dir: Path | None = None  # None: a hidden folder beside the output
     resume: bool = True  # reuse the finished segments of an interrupted run of the same job
@@ -138,6 +138,8 @@ class ExecutionOptions:
         if self.workers is not None and self.workers < 1:
             raise InputError(f"invalid --workers {self.workers}: at least 1")
         _choice("--executor", self.executor, EXECUTORS)
+        if self.ray_address is not None and self.executor != "ray":
+            raise InputError("--ray-address is for --executor ray")
 
 
 @dataclass(frozen=True)

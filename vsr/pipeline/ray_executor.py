@@ -5,6 +5,10 @@ alone writes the manifest, so a resumed run works as a local one does.
 
 Every node must see the input and output paths (a shared file system): each actor checks, and a
 node that cannot is refused in one line before any work.
+
+Where the actors go is decided from what the cluster has, not from the driver's machine (which
+may have no GPU at all): `place` is a pure function of the nodes' resources, so a plan the
+cluster cannot hold is refused at once, in words, rather than waiting forever for resources.
 """
 
 from __future__ import annotations
@@ -17,17 +21,59 @@ import re
 import socket
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from vsr.errors import BackendError, InputError, VsrError
-from vsr.pipeline.executors import OnError, OnFrames, OnResult
-from vsr.pipeline.worker import FileJob, Job, JobResult, SegmentJob, Worker
+from vsr.pipeline.executors import OnError, OnResult
+from vsr.pipeline.worker import FileJob, Job, JobResult, OnFrames, SegmentJob, Worker
+from vsr.runtime import ALL_GPUS, Precision
 
 log = logging.getLogger(__name__)
 
 RESTARTS = 3  # an actor killed mid-job comes back this many times, its job retried
 _REPORT_EVERY = 0.25  # seconds between progress reports from an actor
+START_TIMEOUT = 300.0  # seconds for every actor to start and load the model
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What each of `workers` actors asks of the cluster."""
+
+    device: str  # "cuda" or "cpu": on a GPU node Ray shows each actor its own GPU(s) from cuda:0
+    workers: int
+    num_gpus: float
+    num_cpus: float
+    threads: int | None  # torch threads of a CPU actor
+
+    def describe(self) -> str:
+        return f"{self.num_gpus:g} GPU" if self.device == "cuda" else f"{self.num_cpus:g} CPU"
+
+
+def place(nodes: Sequence[Mapping[str, float]], device: str, workers: int | None) -> Placement:
+    """How `workers` actors (None: one per GPU, or one per node on the CPU) fit on a cluster whose
+    live nodes have `nodes` resources ({"CPU": 8, "GPU": 2, ...}). More workers than GPUs share
+    them (fractional GPUs); CPU actors share each node's cores, none asking for more than one
+    node has. InputError when the cluster cannot hold them at all."""
+    gpus = [int(n.get("GPU", 0)) for n in nodes]
+    cpus = [int(n.get("CPU", 0)) for n in nodes]
+    if device == "cpu" or (device == "auto" and not sum(gpus)):
+        count = workers or max(1, sum(1 for c in cpus if c))
+        fits = sum(cpus)
+        if count > fits:
+            raise InputError(f"--workers {count}: the Ray cluster has {fits} CPU(s), room for {fits} CPU worker(s)")
+        threads = max(1, min(max(cpus), sum(cpus) // count))
+        while sum(c // threads for c in cpus) < count:  # each node holds whole actors
+            threads -= 1
+        return Placement("cpu", count, 0, threads, threads)
+    if not sum(gpus):
+        raise InputError(f"--device {device}: the Ray cluster has no GPU; use --device cpu")
+    named = 1 if device == "cuda" else len(device.split(","))
+    count = workers or (sum(gpus) if device in ("auto", ALL_GPUS) else named)
+    share = Fraction(1, -(-count // sum(gpus)))  # each GPU holds whole shares
+    return Placement("cuda", count, float(share), 0, None)
 
 
 class VsrWorker:
@@ -45,6 +91,9 @@ class VsrWorker:
                 torch.set_num_threads(self.threads)
             self._worker = Worker(self.model, self.device)
         return self._worker
+
+    def precision(self, requested: Precision) -> str:
+        return self._ready().precision(requested)
 
     def check(self, readable: list[str], writable: list[str]) -> str:
         """Refuse a node that cannot see the job's files; load the model. Returns the node."""
@@ -102,12 +151,13 @@ def _paths(jobs: Sequence[Job]) -> tuple[list[str], list[str]]:
 
 
 class RayExecutor:
-    """`workers` actors on the cluster at `address` (else RAY_ADDRESS, else a local Ray started
-    for this run and shut down after it)."""
+    """Actors on the cluster at `address` (else RAY_ADDRESS, else a local Ray started for this
+    run and shut down after it), placed by `place` for `device` and `workers`."""
 
     name = "ray"
 
-    def __init__(self, model: str, devices: Sequence[str], workers: int, *, address: str | None = None) -> None:
+    def __init__(self, model: str, device: str, workers: int | None, *, address: str | None = None,
+                 start_timeout: float = START_TIMEOUT) -> None:
         self.ray = ray = _import_ray()
         self._started = False
         if not ray.is_initialized():
@@ -115,24 +165,45 @@ class RayExecutor:
             # Ray's own log lines stay in its log files: only vsr's reach the terminal.
             ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
             self._started = not address
-        gpu = devices[0].startswith("cuda")
-        self.workers = workers
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        threads = None if gpu else max(1, cpus // workers)
-        actor = ray.remote(VsrWorker).options(num_gpus=1 if gpu else 0, num_cpus=0 if gpu else threads,
+        self.actors: list[Any] = []
+        try:
+            nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+            self.placement = placement = place(nodes, device, workers)
+        except BaseException:
+            self.close()
+            raise
+        self.workers, self.device, self.start_timeout = placement.workers, placement.device, start_timeout
+        actor = ray.remote(VsrWorker).options(num_gpus=placement.num_gpus, num_cpus=placement.num_cpus,
                                            max_restarts=RESTARTS, max_task_retries=RESTARTS)
-        # On a GPU node Ray shows each actor its own GPU, as cuda:0.
-        self.actors: list[Any] = [actor.remote(model, "cuda" if gpu else "cpu", threads) for _ in range(workers)]
+        self.actors = [actor.remote(model, placement.device, placement.threads) for _ in range(placement.workers)]
         self.progress: Any = ray.remote(VsrProgress).remote()
         self._checked = False
 
-    def _check(self, jobs: Sequence[Job]) -> None:
+    def precision(self, requested: Precision) -> str:
+        """Asked of an actor: the driver may have no GPU, or another CPU."""
+        self._wait_started()
+        return str(self._get(self.actors[0].precision.remote(requested)))
+
+    def _wait_started(self) -> None:
+        """Every actor up, or a clear error: the cluster may be busy with other work."""
         ray = self.ray
-        readable, writable = _paths(jobs)
+        ready, _ = ray.wait([a.__ray_ready__.remote() for a in self.actors], num_returns=len(self.actors),
+                            timeout=self.start_timeout)
+        if len(ready) < len(self.actors):
+            raise BackendError(f"only {len(ready)} of {len(self.actors)} Ray workers started within "
+                               f"{self.start_timeout:g} s (each needs {self.placement.describe()}): the cluster is "
+                               "busy or short of resources; use fewer --workers")
+
+    def _get(self, ref: Any) -> Any:
         try:
-            ray.get([a.check.remote(readable, writable) for a in self.actors])
-        except ray.exceptions.RayTaskError as exc:
+            return self.ray.get(ref)
+        except self.ray.exceptions.RayTaskError as exc:
             raise _cause(exc) from None
+
+    def _check(self, jobs: Sequence[Job]) -> None:
+        self._wait_started()
+        readable, writable = _paths(jobs)
+        self._get([a.check.remote(readable, writable) for a in self.actors])
         self._checked = True
 
     def run(self, jobs: Sequence[Job], on_result: OnResult, on_frames: OnFrames, on_error: OnError | None = None) -> None:
@@ -177,8 +248,10 @@ class RayExecutor:
     def close(self, *, wait: bool = True) -> None:
         for actor in self.actors:
             self.ray.kill(actor)
+        self.actors = []
         if self._started:
             self.ray.shutdown()
+            self._started = False
 
 
 class RayMessages(io.TextIOBase):

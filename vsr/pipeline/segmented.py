@@ -14,12 +14,12 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vsr.errors import VsrError
+from vsr.errors import InputError, VsrError
 from vsr.media.kinds import ANIMATED_OUTPUTS, suffix
 from vsr.media.segment_files import join_segments
 from vsr.media.sources import InputInfo
@@ -34,7 +34,7 @@ from vsr.pipeline.plan import Plan, make_plan
 from vsr.pipeline.progress import frame_bar
 from vsr.pipeline.run import FileFailure, Summary, output_scale
 from vsr.pipeline.segments import Segment, plan_segments
-from vsr.pipeline.worker import FileJob, Job, JobResult, SegmentJob
+from vsr.pipeline.worker import FileJob, Job, JobKey, JobResult, SegmentJob
 
 log = logging.getLogger(__name__)
 
@@ -47,35 +47,55 @@ def cut(info: InputInfo, output: Path, options: UpscaleOptions) -> list[Segment]
 
 
 def devices(options: UpscaleOptions) -> list[str]:
+    """The devices --device names on this machine."""
     from vsr.runtime.device import resolve_devices
 
     return [str(d) for d in resolve_devices(options.runtime.device)]
 
 
 def make_executor(options: UpscaleOptions, model: Model) -> Executor:
-    """Ray, or local processes, or (one worker) this process with the model already loaded."""
+    """Ray (placed from what the cluster has), or local processes, or (one worker) this process
+    with the model already loaded."""
     from vsr.models.catalogue import portable_reference
 
-    names = devices(options)
-    workers = options.execution.workers or len(names)
-    if options.execution.executor == "ray":
+    execution = options.execution
+    if execution.executor == "ray":
         from vsr.pipeline.ray_executor import RayExecutor
 
-        return RayExecutor(portable_reference(options.runtime.model), names, workers,
-                           address=options.execution.ray_address)
+        return RayExecutor(portable_reference(options.runtime.model), options.runtime.device, execution.workers,
+                           address=execution.ray_address)
+    names = devices(options)
+    workers = execution.workers or len(names)
     if workers == 1:
         return InProcess(model, names[0])
-    return LocalProcesses(portable_reference(options.runtime.model), names, workers)
+    return LocalProcesses(model, portable_reference(options.runtime.model), names, workers)
 
 
-def fingerprint(plan: Plan, options: UpscaleOptions, model_sha256: str) -> dict[str, Any]:
-    """Every option that changes a segment's bytes; a resumed run must match it exactly."""
+def fingerprint(plan: Plan, options: UpscaleOptions, model_sha256: str, device: str) -> dict[str, Any]:
+    """Everything that changes a segment's bytes (the options, the model, the kind of device and
+    the libraries that compute and encode); a resumed run must match it exactly, or the joined
+    video would mix two renderings."""
+    import av
+    import torch
+
     spec = plan.sink_spec
     assert isinstance(spec, VideoSinkSpec)
     return {"model_sha256": model_sha256, "output_size": list(plan.out_size), "codec": spec.codec,
             "pix_fmt": spec.pix_fmt, "crf": spec.crf, "preset": spec.preset, "precision": options.runtime.precision,
+            "backend": options.runtime.backend, "device": "cuda" if "cuda" in device else "cpu",
             "colour_conversion": options.runtime.colour_conversion, "temporal_blend": options.temporal_blend,
-            "segment_seconds": options.execution.segment_seconds}
+            "segment_seconds": options.execution.segment_seconds,
+            "versions": {"vsr": _installed_version(), "torch": torch.__version__, "av": av.__version__,
+                         "libavcodec": ".".join(map(str, av.library_versions["libavcodec"]))}}
+
+
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vsr")
+    except PackageNotFoundError:  # run from a checkout
+        return "unknown"
 
 
 @dataclass
@@ -86,16 +106,18 @@ class VideoJob:
     work: Path
     manifest: Manifest
     options: UpscaleOptions  # with the precision resolved once for every segment
-    resumed: int = 0
-    warnings: list[str] = field(default_factory=list)
+    model: str  # its name, for the summary
+    resumed: int = 0  # segments an earlier run finished
+    resumed_frames: int = 0
 
-    def jobs(self, prefix: str) -> list[SegmentJob]:
-        return [SegmentJob(f"{prefix}{s.index}", self.plan, s, self.work, self.options)
+    def jobs(self, file: int) -> list[SegmentJob]:
+        return [SegmentJob(JobKey(file, s.index), self.plan, s, self.work, self.options)
                 for s in self.manifest.plan() if self.manifest.done(s.index) is None]
 
     def record(self, index: int, result: JobResult) -> None:
         assert result.sha256 is not None
-        self.manifest.finish(index, frames=result.frames, sha256=result.sha256, warnings=list(result.warnings))
+        self.manifest.finish(index, frames=result.frames, sha256=result.sha256, warnings=list(result.warnings),
+                             backend=result.backend)
         self.manifest.save(self.work)
 
     @property
@@ -106,33 +128,43 @@ class VideoJob:
     def frames_total(self) -> int:
         return sum(s["frames"] for s in self.manifest.segments)
 
-    def join(self) -> Summary:
+    def join(self, executor: Executor, start: float) -> Summary:
+        """The output, from the finished segments; the work folder goes. Its summary says how the
+        whole video was done, resumed segments included."""
         plan = self.plan
         assert isinstance(plan.info, VideoInfo) and isinstance(plan.sink_spec, VideoSinkSpec)
+        if manifests.input_identity(plan.input) != self.manifest.input:
+            raise InputError(f"{plan.input}: changed while it was being upscaled; run the same command again")
         paths = [segment_file(self.work, s["index"]) for s in self.manifest.segments]
         report = join_segments(plan.output, paths, plan.sink_spec, plan.info, plan.copy_streams,
                                scratch=manifests.join_file(plan.output))
         manifests.clear(self.work)
-        found = [w for s in self.manifest.segments for w in s["done"]["warnings"]]
-        warnings = tuple(dict.fromkeys([*plan.warnings, *self.warnings, *found, *report.warnings]))
-        return Summary(input=str(plan.input), output=str(plan.output), frames=report.frames, seconds=0.0, fps=0.0,
-                       input_size=plan.in_size, output_size=plan.out_size, codec=plan.codec, pix_fmt=plan.pix_fmt,
-                       model="", device="", bytes=report.bytes, warnings=warnings, backend="", precision="",
-                       segments=len(self.manifest.segments), segments_resumed=self.resumed)
+        done = [s["done"] for s in self.manifest.segments]
+        warnings = tuple(dict.fromkeys([*plan.warnings, *(w for d in done for w in d["warnings"]), *report.warnings]))
+        for message in warnings:
+            log.warning("%s", message)
+        seconds = time.perf_counter() - start
+        upscaled = self.frames_done - self.resumed_frames  # by this run: its speed
+        return Summary(input=str(plan.input), output=str(plan.output), frames=report.frames, seconds=round(seconds, 3),
+                       fps=round(upscaled / seconds, 3) if seconds else 0.0, input_size=plan.in_size,
+                       output_size=plan.out_size, codec=plan.codec, pix_fmt=plan.pix_fmt,
+                       model=self.model, device=executor.device, bytes=report.bytes, warnings=warnings,
+                       backend=",".join(dict.fromkeys(d["backend"] for d in done)),
+                       precision=self.manifest.resolved["precision"], segments=len(done),
+                       segments_resumed=self.resumed, executor=executor.name, workers=executor.workers)
 
 
-def prepare_video(info: VideoInfo, output: Path, options: UpscaleOptions, model: Model,
-                  segments: list[Segment]) -> VideoJob:
+def prepare_video(info: VideoInfo, output: Path, options: UpscaleOptions, model: Model, segments: list[Segment],
+                  executor: Executor) -> VideoJob:
     """The plan, and the work folder's manifest: the finished segments of an interrupted run of
     the same job are kept (and said so), anything else starts afresh (and says why)."""
     from vsr.models.catalogue import resolve
-    from vsr.runtime.device import precision_name, resolve_device, resolve_precision
 
     plan = make_plan(info, output, options, output_scale(options, model))
     execution = options.execution
     work = manifests.work_dir(output, execution.work_dir)
     identity = manifests.input_identity(info.path)
-    wanted = fingerprint(plan, options, manifests.file_sha256(resolve(options.runtime.model)))
+    wanted = fingerprint(plan, options, manifests.file_sha256(resolve(options.runtime.model)), executor.device)
     manifests.join_file(output).unlink(missing_ok=True)  # what a run killed while joining left
     try:
         previous = manifests.Manifest.load(work)
@@ -158,14 +190,15 @@ def prepare_video(info: VideoInfo, output: Path, options: UpscaleOptions, model:
         log.info("%s: resuming: %d of %d segments done", output.name, resumed, len(manifest.segments))
     else:
         manifests.clear(work)
-        precision = precision_name(resolve_precision(options.runtime.precision, resolve_device(options.runtime.device),
-                                                     model))
-        manifest = Manifest.fresh(identity, wanted, segments, {"precision": precision})
+        manifest = Manifest.fresh(identity, wanted, segments,
+                                  {"precision": executor.precision(options.runtime.precision)})
     manifest.save(work)
     manifests.remove_strays(work, {s["index"] for s in manifest.segments if s["done"]})
-    # Every segment in the precision the first run chose, whatever this machine would choose now.
+    # Every segment in the precision the first run chose, whatever the workers would choose now.
     runtime = dataclasses.replace(options.runtime, precision=manifest.resolved["precision"])
-    return VideoJob(plan, work, manifest, dataclasses.replace(options, runtime=runtime), resumed)
+    video = VideoJob(plan, work, manifest, dataclasses.replace(options, runtime=runtime), model.name, resumed)
+    video.resumed_frames = video.frames_done
+    return video
 
 
 def _intact(work: Path, index: int, sha256: str) -> bool:
@@ -175,125 +208,95 @@ def _intact(work: Path, index: int, sha256: str) -> bool:
         return False
 
 
-class Progress:
-    """One bar for the whole job, on stderr, across workers."""
+@dataclass(frozen=True)
+class Entry:
+    """A file of the run: probed (or why it cannot be read), and its output."""
 
-    def __init__(self, total: int, done: int, enabled: bool) -> None:
-        self.bar = frame_bar(total, enabled=enabled, initial=done)
-
-    def __call__(self, frames: int) -> None:
-        self.bar.update(frames)
-
-    def close(self) -> None:
-        self.bar.close()
+    input: Path
+    info: InputInfo | VsrError
+    output: Path
+    segments: list[Segment] | None = None  # already cut; None: cut here where it is a long video
 
 
 def run_video(info: VideoInfo, output: Path, options: UpscaleOptions, model: Model, segments: list[Segment], *,
               progress: bool) -> Summary:
-    """One video in segments, resumable."""
-    start = time.perf_counter()
-    with manifests.claim(output):
-        video = prepare_video(info, output, options, model, segments)
-        executor = make_executor(options, model)
-        bar = Progress(video.frames_total, video.frames_done, progress)
-        results: list[JobResult] = []
-
-        def finished(result: JobResult) -> None:
-            video.record(int(result.key), result)
-            results.append(result)
-
-        try:
-            executor.run(video.jobs(""), finished, bar)
-        except BaseException:
-            executor.close(wait=False)
-            raise
-        finally:
-            bar.close()
-        executor.close()
-        summary = video.join()
-    return _summarised(summary, results, model, options, executor, start)
-
-
-def _summarised(summary: Summary, results: Sequence[JobResult], model: Model, options: UpscaleOptions,
-                executor: Executor, start: float) -> Summary:
-    """The joined video's summary with how the work was done; its warnings said once, here."""
-    seconds = time.perf_counter() - start
-    done_here = sum(r.frames for r in results)
-    warnings = tuple(dict.fromkeys([*summary.warnings, *(w for r in results for w in r.warnings)]))
-    for message in warnings:
-        log.warning("%s", message)
-    first = results[0] if results else None
-    return dataclasses.replace(summary, seconds=round(seconds, 3), fps=round(done_here / seconds, 3) if seconds else 0.0,
-                               model=model.name, device=options.runtime.device, warnings=warnings,
-                               backend=first.backend if first else "", precision=first.precision if first else
-                               options.runtime.precision, executor=executor.name, workers=executor.workers)
+    """One video in segments, resumable; the first error stops it."""
+    [summary] = _run([Entry(info.path, info, output, segments)], options, model, overwrite=False, progress=progress,
+                     keep_going=False)
+    assert isinstance(summary, Summary)
+    return summary
 
 
 def run_folder(files: Sequence[tuple[Path, InputInfo | VsrError, Path]], options: UpscaleOptions, model: Model, *,
                overwrite: bool, progress: bool) -> list[Summary | FileFailure]:
     """Files of a folder over one pool of workers: long videos in segments, the rest whole.
-    `files` are (input, probed info or why it cannot be read, output)."""
-    with contextlib.ExitStack() as claims:
-        return _run_folder(files, options, model, overwrite=overwrite, progress=progress, claims=claims)
+    `files` are (input, probed info or why it cannot be read, output); a file that fails is
+    reported and the rest go on."""
+    return _run([Entry(*f) for f in files], options, model, overwrite=overwrite, progress=progress, keep_going=True)
 
 
-def _run_folder(files: Sequence[tuple[Path, InputInfo | VsrError, Path]], options: UpscaleOptions, model: Model, *,
-                overwrite: bool, progress: bool, claims: contextlib.ExitStack) -> list[Summary | FileFailure]:
+def _run(entries: Sequence[Entry], options: UpscaleOptions, model: Model, *, overwrite: bool, progress: bool,
+         keep_going: bool) -> list[Summary | FileFailure]:
     start = time.perf_counter()
-    videos: dict[str, VideoJob] = {}
-    jobs: list[Job] = []
-    outcome: dict[Path, Summary | FileFailure] = {}
-    for n, (path, info, output) in enumerate(files):
-        if isinstance(info, VsrError):
-            outcome[path] = FileFailure(str(path), str(info))
-            continue
-        try:
-            segments = cut(info, output, options)
-            if segments is not None and len(segments) > 1:
-                assert isinstance(info, VideoInfo)
-                claims.enter_context(manifests.claim(output))
-                video = prepare_video(info, output, options, model, segments)
-                videos[f"{n}:"] = video
-                jobs += video.jobs(f"{n}:")
-            else:
-                jobs.append(FileJob(f"{n}", path, output, options, overwrite, info.frames))
-        except VsrError as exc:
-            outcome[path] = FileFailure(str(path), str(exc))
-    by_key = {f"{n}": path for n, (path, _, _) in enumerate(files)}
-    results: dict[str, list[JobResult]] = {}
+    outcome: dict[int, Summary | FileFailure] = {}
+
+    def fail(n: int, exc: VsrError) -> None:
+        if not keep_going:
+            raise exc
+        outcome[n] = FileFailure(str(entries[n].input), str(exc))
+
+    # The executor first: a cluster that cannot be reached leaves no work folder behind.
     executor = make_executor(options, model)
-    total = sum(j.frames for j in jobs) + sum(v.frames_done for v in videos.values())
-    bar = Progress(total, sum(v.frames_done for v in videos.values()), progress)
-
-    def finished(result: JobResult) -> None:
-        prefix, _, index = result.key.partition(":")
-        if index:
-            videos[f"{prefix}:"].record(int(index), result)
-            results.setdefault(f"{prefix}:", []).append(result)
-        else:
-            assert result.summary is not None
-            outcome[by_key[prefix]] = dataclasses.replace(result.summary, executor=executor.name,
-                                                          workers=executor.workers)
-            for message in result.summary.warnings:
-                log.warning("%s", message)
-
-    def failed(key: str, exc: VsrError) -> None:
-        prefix = key.partition(":")[0]
-        videos.pop(f"{prefix}:", None)
-        outcome[by_key[prefix]] = FileFailure(str(by_key[prefix]), str(exc))
-
     try:
-        executor.run(jobs, finished, bar, failed)
+        with contextlib.ExitStack() as claims:
+            videos: dict[int, VideoJob] = {}
+            jobs: list[Job] = []
+            for n, entry in enumerate(entries):
+                try:
+                    if isinstance(entry.info, VsrError):
+                        raise entry.info
+                    segments = entry.segments or cut(entry.info, entry.output, options)
+                    if segments is not None and (len(segments) > 1 or entry.segments is not None):
+                        assert isinstance(entry.info, VideoInfo)
+                        claims.enter_context(manifests.claim(entry.output))
+                        videos[n] = prepare_video(entry.info, entry.output, options, model, segments, executor)
+                        jobs += videos[n].jobs(n)
+                    else:
+                        jobs.append(FileJob(JobKey(n), entry.input, entry.output, options, overwrite, entry.info.frames))
+                except VsrError as exc:
+                    fail(n, exc)
+            _run_jobs(jobs, videos, executor, outcome, fail, progress)
+            for n, video in videos.items():
+                if n not in outcome:
+                    try:
+                        outcome[n] = video.join(executor, start)
+                    except VsrError as exc:
+                        fail(n, exc)
     except BaseException:
         executor.close(wait=False)
         raise
+    executor.close()
+    return [outcome[n] for n in range(len(entries)) if n in outcome]
+
+
+def _run_jobs(jobs: Sequence[Job], videos: dict[int, VideoJob], executor: Executor,
+              outcome: dict[int, Summary | FileFailure], fail: Callable[[int, VsrError], None], progress: bool) -> None:
+    """Every job over the executor; a finished segment is recorded at once (even of a video
+    another segment of which failed: the next run resumes it), a whole file's summary kept."""
+    done = sum(v.frames_done for v in videos.values())
+    bar = frame_bar(sum(j.frames for j in jobs) + done, enabled=progress, initial=done)
+
+    def finished(result: JobResult) -> None:
+        n, index = result.key.file, result.key.segment
+        if index is not None:
+            videos[n].record(index, result)
+        elif n not in outcome:
+            assert result.summary is not None
+            outcome[n] = dataclasses.replace(result.summary, executor=executor.name, workers=executor.workers)
+            for message in result.summary.warnings:
+                log.warning("%s", message)
+
+    try:
+        executor.run(jobs, finished, bar.update, lambda key, exc: fail(key.file, exc))
     finally:
         bar.close()
-    executor.close()
-    for prefix, video in videos.items():
-        path = by_key[prefix.rstrip(":")]
-        try:
-            outcome[path] = _summarised(video.join(), results.get(prefix, []), model, options, executor, start)
-        except VsrError as exc:
-            outcome[path] = FileFailure(str(path), str(exc))
-    return [outcome[path] for path, _, _ in files if path in outcome]

@@ -4,7 +4,9 @@ One pass over the video's packets (no decoding) finds every frame's presentation
 keyframes. A segment starts at the first keyframe at or after `seconds` past the previous
 segment's start and holds the frames presented before the next one, so every frame belongs to
 exactly one segment whatever the GOP structure. An input with one keyframe, packets without
-timestamps, or no more than `seconds` of video is one segment.
+timestamps, timestamps that go back (files joined end to end, a wrapped MPEG-TS clock: a range
+of times would then name frames from two places), or no more than `seconds` of video is one
+segment.
 
 With temporal blending, each output frame depends on the ones before it; a segment then runs
 the frames just before its start through the model first (its warm-up, not written), until
@@ -23,6 +25,8 @@ from fractions import Fraction
 import av
 
 from vsr.media.video_source import VideoInfo, open_input
+
+BACKWARDS_SECONDS = 2  # B-frames reorder by a fraction of this; further back is a discontinuity
 
 
 @dataclass(frozen=True)
@@ -46,16 +50,19 @@ def warmup_frames(temporal_blend: float) -> int:
 
 def scan(info: VideoInfo) -> tuple[list[int], list[int]] | None:
     """Every video packet's presentation time, sorted, and the keyframes' (a demux, no decode);
-    None when some packet has none."""
+    None when some packet has none, or when the times go back further than reordered frames do."""
     times, keys = [], []
+    latest = None
+    back = int(BACKWARDS_SECONDS / info.time_base)
     with open_input(info.path) as container:
         video = container.streams.video[0]
         try:
             for packet in container.demux(video):
                 if not packet.size:
                     continue
-                if packet.pts is None:
+                if packet.pts is None or (latest is not None and packet.pts < latest - back):
                     return None
+                latest = packet.pts if latest is None else max(latest, packet.pts)
                 times.append(packet.pts)
                 if packet.is_keyframe:
                     keys.append(packet.pts)

@@ -24,16 +24,25 @@ from vsr.pipeline.options import UpscaleOptions
 from vsr.pipeline.plan import Plan, make_plan, probe_input
 from vsr.pipeline.run import Summary, build_engine, frame_route, output_scale, run_plan
 from vsr.pipeline.segments import Segment
+from vsr.runtime import Precision
 from vsr.runtime.engine import Engine
 
 log = logging.getLogger(__name__)
 
-OnFrames = Callable[[int], None]
+OnFrames = Callable[[int], None]  # frames just finished, for a progress bar
+
+
+@dataclass(frozen=True)
+class JobKey:
+    """Which job of a run: a file (its place in the run), and a segment of it or the whole."""
+
+    file: int
+    segment: int | None = None
 
 
 @dataclass(frozen=True)
 class SegmentJob:
-    key: str  # unique in the run: which file, which segment
+    key: JobKey
     plan: Plan  # the whole video's plan (a video sink); the segment is the part to do
     segment: Segment
     work: Path  # the work folder the segment's files go to
@@ -46,7 +55,7 @@ class SegmentJob:
 
 @dataclass(frozen=True)
 class FileJob:
-    key: str
+    key: JobKey
     input: Path
     output: Path
     options: UpscaleOptions
@@ -59,7 +68,7 @@ Job = SegmentJob | FileJob
 
 @dataclass(frozen=True)
 class JobResult:
-    key: str
+    key: JobKey
     frames: int
     warnings: tuple[str, ...]
     backend: str
@@ -88,6 +97,9 @@ class Worker:
             self._engines[key] = build_engine(self.model, plan, options)
         return self._engines[key]
 
+    def precision(self, requested: Precision) -> str:
+        return resolved_precision(requested, self.device, self.model)
+
     def run(self, job: Job, on_frames: OnFrames) -> JobResult:
         if isinstance(job, SegmentJob):
             return self._segment(job, on_frames)
@@ -108,15 +120,17 @@ class Worker:
         if segment.warmup_from is not None:  # prime the temporal blend with the frames just before
             with VideoSource(plan.info, start=segment.warmup_from, end=segment.start,
                              planes_for=route.planes_for) as warmup:
-                for item in warmup:
-                    if isinstance(item, RgbFrame | YuvFrame):
-                        process([item])
+                frames = [item for item in warmup if isinstance(item, RgbFrame | YuvFrame)]  # a few: see warmup_frames
+                for i in range(0, len(frames), engine.batch):
+                    process(frames[i:i + engine.batch])
         path = segment_file(job.work, segment.index)
         with VideoSource(plan.info, start=segment.start, end=segment.end, expected_frames=segment.frames,
                          planes_for=route.planes_for) as source:
             report = runner.run(source, SegmentSink(path, plan.sink_spec), process, batch=engine.batch,
                                 progress=False, on_frame=on_frames)
             found = source.warnings()
+        if report.frames != segment.frames:  # the scan counted packets; a damaged one decodes to nothing
+            found.append(f"segment {segment.index + 1}: {segment.frames} frames expected, {report.frames} decoded")
         return JobResult(job.key, report.frames, (*found, *report.warnings, *engine.warnings[before:]),
                          engine.backend_used, precision_name(engine.dtype), sha256=segment_checksum(job.work, segment.index))
 
@@ -133,3 +147,13 @@ class Worker:
                            say_warnings=False)
         return JobResult(job.key, summary.frames, summary.warnings, summary.backend, summary.precision,
                          summary=summary)
+
+
+
+def resolved_precision(requested: Precision, device: str, model: Model) -> str:
+    """The precision `requested` resolves to for `model` on `device` (auto: what pays there)."""
+    import torch
+
+    from vsr.runtime.device import precision_name, resolve_precision
+
+    return precision_name(resolve_precision(requested, torch.device(device), model))

@@ -1,0 +1,226 @@
+"""Segments at their edges: where the work goes on a cluster, a segment that fails in a folder,
+an input changed mid-run, a run killed after its last segment, files joined end to end, and a
+lock taken in the instant another run lets it go."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clips import make_clip, video_timing
+from vsr.errors import InputError, OutputError
+from vsr.pipeline import segmented
+from vsr.pipeline.executors import InProcess
+from vsr.pipeline.options import ExecutionOptions, RuntimeOptions, UpscaleOptions
+from vsr.pipeline.ray_executor import place
+from vsr.pipeline.upscale import upscale, upscale_folder
+from vsr.pipeline.worker import JobKey
+
+KEYS = {"g": "7"}
+SEGMENT = 0.3
+
+
+def _options(model: Path, **execution) -> UpscaleOptions:
+    return UpscaleOptions(runtime=RuntimeOptions(model=str(model), precision="fp32"),
+                          execution=ExecutionOptions(segment_seconds=SEGMENT, **execution))
+
+
+def _work(out: Path) -> Path:
+    return out.with_name(f".{out.name}.vsr-work")
+
+
+# ---------------------------------------------------------------- placement on a Ray cluster
+
+
+def test_cpu_workers_default_to_one_per_node_and_share_its_cores():
+    nodes = [{"CPU": 8.0}, {"CPU": 4.0}]
+    p = place(nodes, "auto", None)
+    assert (p.device, p.workers, p.num_gpus) == ("cpu", 2, 0)
+    assert sum(int(n["CPU"]) // int(p.num_cpus) for n in nodes) >= p.workers and p.threads == p.num_cpus == 4
+    p = place(nodes, "cpu", 3)  # 12 cores, 4 each: all three fit (two on the 8-core node)
+    assert (p.workers, p.threads) == (3, 4)
+    p = place(nodes, "cpu", 5)  # 2 each would need a node of 10; 2 fit 4 + 2 = 6 ≥ 5
+    assert p.threads == 2
+
+
+def test_no_more_cpu_workers_than_the_cluster_has_cores():
+    with pytest.raises(InputError, match="--workers 9: the Ray cluster has 8 CPU"):
+        place([{"CPU": 4.0}, {"CPU": 4.0}], "cpu", 9)
+
+
+def test_gpu_workers_one_per_gpu_or_sharing_them():
+    nodes = [{"CPU": 16.0, "GPU": 2.0}, {"CPU": 16.0, "GPU": 1.0}, {"CPU": 8.0}]
+    p = place(nodes, "auto", None)
+    assert (p.device, p.workers, p.num_gpus, p.num_cpus, p.threads) == ("cuda", 3, 1.0, 0, None)
+    assert place(nodes, "cuda:all", None).workers == 3
+    assert place(nodes, "cuda", None).workers == 1
+    assert place(nodes, "cuda:0,cuda:1", None).workers == 2
+    shared = place(nodes, "cuda", 7)  # 3 GPUs, 7 workers: 3 to a GPU, each asking a third
+    assert shared.workers == 7 and shared.num_gpus == pytest.approx(1 / 3)
+    assert sum(int(n.get("GPU", 0) / shared.num_gpus + 1e-9) for n in nodes) >= 7
+    assert place(nodes, "cpu", None).device == "cpu"  # asked for the CPU on a GPU cluster
+
+
+def test_a_gpu_asked_of_a_cluster_without_one_is_refused():
+    with pytest.raises(InputError, match="--device cuda: the Ray cluster has no GPU; use --device cpu"):
+        place([{"CPU": 4.0}], "cuda", None)
+
+
+def test_a_busy_ray_cluster_is_said_in_words(tiny_model, ray_cluster):
+    """Resources the cluster has, but another job holds: the run says so instead of waiting."""
+    import ray
+
+    from vsr.errors import BackendError
+    from vsr.pipeline.ray_executor import RayExecutor, VsrProgress
+
+    hog = ray.remote(num_cpus=1)(VsrProgress).remote()  # any actor holding a core (importable by workers)
+    ray.get(hog.take.remote())
+    executor = RayExecutor(str(tiny_model), "cpu", 2, start_timeout=3)
+    try:
+        with pytest.raises(BackendError, match=r"only 1 of 2 Ray workers started within 3 s \(each needs 1 CPU\)"):
+            executor.precision("auto")
+    finally:
+        executor.close(wait=False)
+        ray.kill(hog)
+
+
+def test_ray_address_needs_the_ray_executor():
+    with pytest.raises(InputError, match="--ray-address is for --executor ray"):
+        ExecutionOptions(ray_address="10.0.0.1:6379")
+
+
+# ---------------------------------------------------------------- failures and interruptions
+
+
+class _Scripted(InProcess):
+    """This process's worker, with a failure, a change or an interruption where a test wants one."""
+
+    fail: JobKey | None = None
+    touch: Path | None = None  # appended to after the first job: the input changing under the run
+    stop_after_all = False  # Ctrl-C once every job is done, before the join
+
+    def run(self, jobs, on_result, on_frames, on_error=None):
+        def result(r):
+            on_result(r)
+            if self.touch is not None:
+                with self.touch.open("ab") as f:
+                    f.write(b"\0" * 8)
+                self.touch = None
+
+        def worker_run(job, frames, run=self.worker.run):
+            if job.key == self.fail:
+                raise InputError(f"{job.key}: could not be read")
+            return run(job, frames)
+
+        self.worker.run = worker_run
+        super().run(jobs, result, on_frames, on_error)
+        if self.stop_after_all:
+            raise KeyboardInterrupt
+
+
+def _scripted(monkeypatch, **script) -> None:
+    def make(options, model):
+        executor = _Scripted(model, "cpu")
+        for k, v in script.items():
+            setattr(executor, k, v)
+        return executor
+
+    monkeypatch.setattr(segmented, "make_executor", make)
+
+
+def test_a_segment_failing_in_a_folder_fails_that_file_alone_and_keeps_its_other_segments(
+        tmp_path, tiny_model, monkeypatch):
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    make_clip(folder / "a.mp4", frames=30, size=(32, 24), options=KEYS, audio_tracks=0)
+    make_clip(folder / "b.mp4", frames=30, size=(32, 24), options=KEYS, audio_tracks=0)
+    _scripted(monkeypatch, fail=JobKey(0, 1))
+    report = upscale_folder(folder, out, _options(tiny_model, workers=2), progress=False)
+    rows = {Path(r["input"]).name: r for r in report.as_rows()}
+    assert rows["a.mp4"]["error"] == "JobKey(file=0, segment=1): could not be read"
+    assert rows["b.mp4"]["frames"] == 30 and rows["b.mp4"]["segments"] >= 3
+    assert sorted(p.name for p in out.iterdir()) == [".a.mp4.vsr-work", "b.mp4"]
+    monkeypatch.undo()
+    again = upscale(folder / "a.mp4", out / "a.mp4", _options(tiny_model), progress=False)
+    assert again.segments_resumed == again.segments - 1  # only the failed one done again
+    assert video_timing(out / "a.mp4") == video_timing(folder / "a.mp4")
+
+
+def test_an_input_changed_during_the_run_is_not_joined(tmp_path, tiny_model, monkeypatch):
+    src, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    make_clip(src, frames=30, size=(32, 24), options=KEYS, audio_tracks=0)
+    _scripted(monkeypatch, touch=src)
+    with pytest.raises(InputError, match="changed while it was being upscaled; run the same command again"):
+        upscale(src, out, _options(tiny_model), progress=False)
+    assert not out.exists()
+
+
+def test_a_run_stopped_before_its_join_is_finished_by_the_next(tmp_path, tiny_model, monkeypatch):
+    """Every segment resumed: the summary still says how they were made."""
+    src, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    make_clip(src, frames=30, size=(32, 24), options=KEYS, audio_tracks=0)
+    _scripted(monkeypatch, stop_after_all=True)
+    with pytest.raises(KeyboardInterrupt):
+        upscale(src, out, _options(tiny_model), progress=False)
+    assert not out.exists() and (_work(out) / "manifest.json").is_file()
+    monkeypatch.undo()
+    summary = upscale(src, out, _options(tiny_model), progress=False)
+    assert summary.segments_resumed == summary.segments >= 3 and summary.frames == 30
+    assert (summary.backend, summary.precision, summary.device, summary.fps) == ("eager", "fp32", "cpu", 0.0)
+    assert video_timing(out) == video_timing(src) and not _work(out).exists()
+
+
+def test_files_joined_end_to_end_are_not_cut(tmp_path):
+    """Two MPEG-TS files concatenated: the clock goes back at the join, a range of times would
+    name frames of both halves, so the video is one segment."""
+    from vsr.media.video_source import probe
+    from vsr.pipeline.segments import plan_segments
+
+    halves = [tmp_path / "a.ts", tmp_path / "b.ts"]
+    for half in halves:
+        make_clip(half, frames=75, size=(32, 24), options=KEYS, audio_tracks=0)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(halves[0].read_bytes() + halves[1].read_bytes())
+    assert len(plan_segments(probe(halves[0]), SEGMENT)) > 3  # each half alone is cut
+    assert len(plan_segments(probe(joined), SEGMENT)) == 1
+
+
+def test_a_lock_let_go_while_being_taken_is_taken_afresh(tmp_path, monkeypatch):
+    """The run holding it removes the lock file between this run's open and its flock: the
+    lock taken must be the file now at the path, or a third run could take that one too."""
+    import fcntl
+
+    from vsr.pipeline.manifest import claim
+
+    out = tmp_path / "out.mp4"
+    lock = tmp_path / ".out.mp4.vsr-lock"
+    real, calls = fcntl.flock, []
+
+    def racing_flock(fd, how):
+        calls.append(how)
+        if len(calls) == 1:  # the other run finishes now
+            lock.unlink()
+        return real(fd, how)
+
+    monkeypatch.setattr(fcntl, "flock", racing_flock)
+    with claim(out):
+        monkeypatch.setattr(fcntl, "flock", real)
+        with pytest.raises(OutputError, match="another vsr is making it right now"), claim(out):
+            pass
+    assert len(calls) == 2 and not lock.exists()
+
+
+class _TwoPartError(Exception):
+    def __init__(self, what: str, where: str) -> None:
+        super().__init__(f"{what} at {where}")
+
+
+def test_an_exception_that_cannot_cross_to_the_driver_crosses_as_its_line():
+    from vsr.errors import BackendError
+    from vsr.pipeline.executors import _portable
+
+    crossed = _portable(_TwoPartError("out of memory", "cuda:1"))  # pickles, but cannot be rebuilt
+    assert isinstance(crossed, BackendError) and str(crossed) == "_TwoPartError: out of memory at cuda:1"
+    same = InputError("a line")
+    assert _portable(same) is same
