@@ -22,7 +22,7 @@ SEGMENT = 0.3
 
 
 def _options(model: Path, **execution) -> UpscaleOptions:
-    return UpscaleOptions(runtime=RuntimeOptions(model=str(model), precision="fp32"),
+    return UpscaleOptions(runtime=RuntimeOptions(model=str(model), device="cpu", precision="fp32"),
                           execution=ExecutionOptions(segment_seconds=SEGMENT, **execution))
 
 
@@ -33,38 +33,78 @@ def _work(out: Path) -> Path:
 # ---------------------------------------------------------------- placement on a Ray cluster
 
 
-def test_cpu_workers_default_to_one_per_node_and_share_its_cores():
-    nodes = [{"CPU": 8.0}, {"CPU": 4.0}]
-    p = place(nodes, "auto", None)
-    assert (p.device, p.workers, p.num_gpus) == ("cpu", 2, 0)
-    assert sum(int(n["CPU"]) // int(p.num_cpus) for n in nodes) >= p.workers and p.threads == p.num_cpus == 4
-    p = place(nodes, "cpu", 3)  # 12 cores, 4 each: all three fit (two on the 8-core node)
+def test_cpu_workers_default_to_the_smallest_nodes_cores_as_many_as_fit():
+    p = place([{"CPU": 8.0}, {"CPU": 8.0}], "auto", None)
+    assert (p.device, p.workers, p.threads, p.gpu_of) == ("cpu", 2, 8, ())  # alike: one per node, all its cores
+    p = place([{"CPU": 16.0}, {"CPU": 2.0, "memory": 1e9}], "auto", None)
+    assert (p.workers, p.threads) == (9, 2)  # no core left idle, none asked of a node that lacks it
+    p = place([{"CPU": 8.0}, {"CPU": 4.0}], "cpu", 3)  # 12 cores, 4 each: two on the 8-core node
     assert (p.workers, p.threads) == (3, 4)
-    p = place(nodes, "cpu", 5)  # 2 each would need a node of 10; 2 fit 4 + 2 = 6 ≥ 5
-    assert p.threads == 2
+    p = place([{"CPU": 8.0}, {"CPU": 4.0}], "cpu", 5)  # 2 each: 4 + 2 whole actors fit
+    assert (p.workers, p.threads) == (5, 2)
+    assert place([{"CPU": 3.0}], "cpu", 2).threads == 1  # 3 // 2 = 1: two 1-thread workers fit
 
 
 def test_no_more_cpu_workers_than_the_cluster_has_cores():
     with pytest.raises(InputError, match="--workers 9: the Ray cluster has 8 CPU"):
         place([{"CPU": 4.0}, {"CPU": 4.0}], "cpu", 9)
+    with pytest.raises(InputError, match="the Ray cluster has no CPU for a worker"):
+        place([{"GPU": 1.0}], "cpu", None)
 
 
-def test_gpu_workers_one_per_gpu_or_sharing_them():
-    nodes = [{"CPU": 16.0, "GPU": 2.0}, {"CPU": 16.0, "GPU": 1.0}, {"CPU": 8.0}]
-    p = place(nodes, "auto", None)
-    assert (p.device, p.workers, p.num_gpus, p.num_cpus, p.threads) == ("cuda", 3, 1.0, 0, None)
-    assert place(nodes, "cuda:all", None).workers == 3
-    assert place(nodes, "cuda", None).workers == 1
-    assert place(nodes, "cuda:0,cuda:1", None).workers == 2
-    shared = place(nodes, "cuda", 7)  # 3 GPUs, 7 workers: 3 to a GPU, each asking a third
-    assert shared.workers == 7 and shared.num_gpus == pytest.approx(1 / 3)
-    assert sum(int(n.get("GPU", 0) / shared.num_gpus + 1e-9) for n in nodes) >= 7
-    assert place(nodes, "cpu", None).device == "cpu"  # asked for the CPU on a GPU cluster
+NODES = [{"CPU": 16.0, "GPU": 2.0}, {"CPU": 16.0, "GPU": 1.0}, {"CPU": 8.0}]
 
 
-def test_a_gpu_asked_of_a_cluster_without_one_is_refused():
+def test_gpu_workers_one_per_gpu():
+    p = place(NODES, "auto", None)
+    assert (p.device, p.workers, p.gpus, p.threads) == ("cuda", 3, 3, None)
+    assert [p.gpu_share(i) for i in range(3)] == [1, 1, 1] and p.describe() == "a GPU"
+    assert place(NODES, "cuda:all", None).workers == 3
+    assert place(NODES, "cuda", None).workers == 1
+    assert place(NODES, "cuda:0,cuda:1", None).workers == 2
+    assert place(NODES, "cpu", None).device == "cpu"  # the CPU asked for on a GPU cluster
+
+
+def test_more_workers_than_gpus_share_every_gpu_evenly():
+    p = place(NODES, "cuda:all", 5)  # 2, 2 and 1 to a GPU; never 2, 2, 1 and an idle one
+    assert p.workers == 5 and p.gpus == 3 and p.describe() == "a share of a GPU"
+    assert sorted(p.gpu_of.count(g) for g in range(3)) == [1, 2, 2]
+    for gpu in range(3):
+        tied = [i for i in range(5) if p.gpu_of[i] == gpu]
+        assert sum(p.gpu_share(i) for i in tied) == pytest.approx(1)
+
+
+def test_gpus_the_cluster_lacks_are_refused():
     with pytest.raises(InputError, match="--device cuda: the Ray cluster has no GPU; use --device cpu"):
         place([{"CPU": 4.0}], "cuda", None)
+    with pytest.raises(InputError, match="names 4 GPUs, the Ray cluster has 3; use --device cuda:all"):
+        place(NODES, "cuda:0,cuda:1,cuda:2,cuda:3", None)
+
+
+_FAKE_GPUS = """
+import json, ray
+ray.init(address="local", num_cpus=2, num_gpus=4, include_dashboard=False, log_to_driver=False,
+         logging_level="ERROR")
+from vsr.pipeline.ray_executor import RayExecutor
+executor = RayExecutor("unused", "cuda:all", 5, start_timeout=60)
+executor._wait_started()
+print(json.dumps(ray.get([a.where.remote() for a in executor.actors])))
+executor.close()
+ray.shutdown()
+"""
+
+
+def test_ray_ties_each_worker_to_one_gpu_and_uses_them_all(tmp_path):
+    """On a Ray of its own declaring four GPUs (none is used: the model is never loaded)."""
+    import json
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", _FAKE_GPUS], capture_output=True, text=True, timeout=180,
+                         cwd=tmp_path, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    gpus = [ids for _, ids in json.loads(run.stdout.strip().splitlines()[-1])]
+    assert sorted(map(tuple, gpus)) == [(0,), (0,), (1,), (2,), (3,)]  # Ray alone would pack 2, 2, 1, 0
 
 
 def test_a_busy_ray_cluster_is_said_in_words(tiny_model, ray_cluster):
@@ -136,6 +176,7 @@ def test_a_segment_failing_in_a_folder_fails_that_file_alone_and_keeps_its_other
     make_clip(folder / "a.mp4", frames=30, size=(32, 24), options=KEYS, audio_tracks=0)
     make_clip(folder / "b.mp4", frames=30, size=(32, 24), options=KEYS, audio_tracks=0)
     _scripted(monkeypatch, fail=JobKey(0, 1))
+    # Several workers take a folder through one pool (here, one scripted worker in this process).
     report = upscale_folder(folder, out, _options(tiny_model, workers=2), progress=False)
     rows = {Path(r["input"]).name: r for r in report.as_rows()}
     assert rows["a.mp4"]["error"] == "JobKey(file=0, segment=1): could not be read"

@@ -192,11 +192,15 @@ def long_clip(tmp_path) -> Path:
     return src
 
 
-@pytest.mark.parametrize(("how", "workers"), [(signal.SIGINT, "1"), (signal.SIGKILL, "2")])
+@pytest.mark.parametrize(("how", "workers"), [(signal.SIGINT, "1"), (signal.SIGINT, "2"), (signal.SIGKILL, "2")])
 def test_an_interrupted_run_resumes_and_redoes_only_the_rest(tmp_path, long_clip, tiny_model, how, workers):
     out, reference = tmp_path / "out.mp4", tmp_path / "reference.mp4"
     finished = _interrupt(_command(long_clip, out, tiny_model, "--workers", workers), out, how)
     assert finished >= 2 and not out.exists()
+    if how == signal.SIGINT:  # stopped, not killed: the segments being written are gone with their workers
+        done = [s["index"] for s in json.loads((_work(out) / "manifest.json").read_text())["segments"] if s["done"]]
+        kept = {"manifest.json"} | {f"segment-{i:05d}{ext}" for i in done for ext in (".mkv", ".timing.json")}
+        assert {p.name for p in _work(out).iterdir()} == kept
     run = subprocess.run(_command(long_clip, out, tiny_model), capture_output=True, text=True, check=True)
     summary = json.loads(run.stdout)
     assert summary["segments_resumed"] == finished < summary["segments"]  # the rest, and only the rest, redone
@@ -208,8 +212,13 @@ def test_an_interrupted_run_resumes_and_redoes_only_the_rest(tmp_path, long_clip
     assert all(np.array_equal(a, b) for a, b in zip(_frames(out), _frames(reference), strict=True))
 
 
-def test_a_lost_local_worker_stops_the_run_in_words_and_the_next_resumes(tmp_path, long_clip, tiny_model):
-    out = tmp_path / "out.mp4"
+def _done(manifest: Path) -> int:
+    return sum(1 for s in json.loads(manifest.read_text())["segments"] if s["done"])
+
+
+def test_a_lost_local_worker_stops_the_run_in_words_and_the_next_resumes(tmp_path, tiny_model):
+    long_clip, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    make_clip(long_clip, frames=90, size=(192, 128), options=KEYS, audio_tracks=1)  # segments that take a while
     proc = subprocess.Popen(_command(long_clip, out, tiny_model, "--workers", "2"), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     manifest = _work(out) / "manifest.json"
@@ -221,8 +230,11 @@ def test_a_lost_local_worker_stops_the_run_in_words_and_the_next_resumes(tmp_pat
         time.sleep(0.02)
     workers = [pid for pid in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
     assert proc.poll() is None and len(workers) == 2
+    before = _done(manifest)
     os.kill(workers[0], signal.SIGKILL)  # the other goes on sending progress: the loss must still be seen
     _, err = proc.communicate(timeout=60)
+    total = len(json.loads(manifest.read_text())["segments"])
+    assert _done(manifest) <= before + 2 < total - 2, "the run went on without the lost worker"
     assert proc.returncode == 1, err
     assert err.strip().splitlines()[-1].startswith("vsr: error: a worker process stopped (signal 9) with "), err
     assert err.strip().endswith("job(s) left; run the same command again to resume")

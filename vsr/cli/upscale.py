@@ -51,8 +51,8 @@ def upscale_command(
         help="Cut a longer video into segments at the first keyframe after every this many seconds: each is "
              "done alone, kept for resume and joined without re-encoding; 0 = one stream.")] = DEFAULT_SEGMENT_SECONDS,
     workers: Annotated[int | None, typer.Option(
-        help="Segment workers (default: one per --device; with Ray, one per GPU of the cluster, or per node on "
-             "CPUs). Several run several encoders at once.")] = None,
+        help="Segment workers (default: one per --device; with Ray, one per GPU of the cluster, or on CPUs as "
+             "many as it holds). Several run several encoders at once.")] = None,
     executor: Annotated[ExecutorName, typer.Option(
         help="local (processes on this machine) or ray (a Ray cluster; needs vsr[ray]).")] = "local",
     ray_address: Annotated[str | None, typer.Option(

@@ -107,8 +107,14 @@ def _die_with(parent: int) -> None:
 def _serve(model: str, device: str, threads: int | None, tasks: Any, results: Any, parent: int) -> None:
     """A worker process: one model, jobs from `tasks` until None, everything said on `results`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides when to stop
-    # Stopped by the driver: unwind, so a half-written file's `finally` removes it.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+
+    def stop(*_: Any) -> None:
+        # Stopped by the driver, which no longer reads `results`: unwind (a half-written file's
+        # `finally` removes it) without waiting to flush what nobody will read.
+        results.cancel_join_thread()
+        sys.exit(128 + signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
     _die_with(parent)
     import torch
 
@@ -116,17 +122,23 @@ def _serve(model: str, device: str, threads: int | None, tasks: Any, results: An
         torch.set_num_threads(threads)
     try:
         worker = Worker(model, device)
+    except SystemExit:
+        raise
     except BaseException as exc:
         results.put(("failed", None, _portable(exc)))
         return
     while (job := tasks.get()) is not None:
         try:
-            results.put(("done", job.key, worker.run(job, lambda n: results.put(("frames", None, n)))))
+            result = worker.run(job, lambda n: results.put(("frames", None, n)))
         except VsrError as exc:  # this job's own failure: the worker goes on
             results.put(("failed", job.key, _portable(exc)))
+            continue
+        except SystemExit:
+            raise
         except BaseException as exc:
             results.put(("failed", job.key, _portable(exc)))
             return
+        results.put(("done", job.key, result))
 
 
 def _portable(exc: BaseException) -> BaseException:
@@ -205,13 +217,20 @@ class LocalProcesses:
                                        "run the same command again to resume")
 
     def close(self, *, wait: bool = True) -> None:
+        if not self._processes:
+            return
         for _ in self._processes:
             self._tasks.put(None)
+        # Every worker at once, against one deadline: one at a time would take seconds each.
+        deadline = time.monotonic() + (5 if wait else 0)
         for process in self._processes:
-            process.join(timeout=5 if wait else 0)
+            process.join(timeout=max(0, deadline - time.monotonic()))
+        for process in self._processes:
             if process.is_alive():
                 process.terminate()
-                process.join(timeout=5)
+        deadline = time.monotonic() + 5
+        for process in self._processes:
+            process.join(timeout=max(0, deadline - time.monotonic()))
             if process.is_alive():  # stuck where SIGTERM cannot reach Python
                 process.kill()
                 process.join()

@@ -21,7 +21,7 @@ from vsr.errors import OutputError
 from vsr.media.segment_files import timing_path
 from vsr.pipeline.segments import Segment
 
-VERSION = 1
+VERSION = 2  # 2: a finished segment records its backend
 MANIFEST = "manifest.json"
 _EDGE = 1 << 20  # bytes hashed at each end of the input: cheap, and catches a replaced file
 

@@ -23,7 +23,6 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 from vsr.errors import BackendError, InputError, VsrError
@@ -40,40 +39,61 @@ START_TIMEOUT = 300.0  # seconds for every actor to start and load the model
 
 @dataclass(frozen=True)
 class Placement:
-    """What each of `workers` actors asks of the cluster."""
+    """What the actors ask of the cluster. On GPUs, each GPU is a placement-group bundle of its
+    own and every actor is tied to one, sharing it evenly with the others tied there: Ray's own
+    packing of fractional GPUs would put 5 workers on 4 GPUs as 2, 2, 1 and 0."""
 
-    device: str  # "cuda" or "cpu": on a GPU node Ray shows each actor its own GPU(s) from cuda:0
-    workers: int
-    num_gpus: float
-    num_cpus: float
-    threads: int | None  # torch threads of a CPU actor
+    device: str  # "cuda" or "cpu": on a GPU node Ray shows each actor its own GPU as cuda:0
+    threads: int | None  # torch threads of a CPU actor (its CPU request too)
+    gpu_of: tuple[int, ...] = ()  # per actor on GPUs: its GPU's bundle
+    cpu_workers: int = 0
+
+    @property
+    def workers(self) -> int:
+        return len(self.gpu_of) if self.device == "cuda" else self.cpu_workers
+
+    @property
+    def gpus(self) -> int:
+        return len(set(self.gpu_of))
+
+    def gpu_share(self, actor: int) -> float:
+        return 1 / self.gpu_of.count(self.gpu_of[actor])
 
     def describe(self) -> str:
-        return f"{self.num_gpus:g} GPU" if self.device == "cuda" else f"{self.num_cpus:g} CPU"
+        if self.device == "cuda":
+            return "a GPU" if self.workers == self.gpus else "a share of a GPU"
+        return f"{self.threads} CPU"
 
 
 def place(nodes: Sequence[Mapping[str, float]], device: str, workers: int | None) -> Placement:
-    """How `workers` actors (None: one per GPU, or one per node on the CPU) fit on a cluster whose
-    live nodes have `nodes` resources ({"CPU": 8, "GPU": 2, ...}). More workers than GPUs share
-    them (fractional GPUs); CPU actors share each node's cores, none asking for more than one
-    node has. InputError when the cluster cannot hold them at all."""
-    gpus = [int(n.get("GPU", 0)) for n in nodes]
-    cpus = [int(n.get("CPU", 0)) for n in nodes]
-    if device == "cpu" or (device == "auto" and not sum(gpus)):
-        count = workers or max(1, sum(1 for c in cpus if c))
-        fits = sum(cpus)
-        if count > fits:
-            raise InputError(f"--workers {count}: the Ray cluster has {fits} CPU(s), room for {fits} CPU worker(s)")
-        threads = max(1, min(max(cpus), sum(cpus) // count))
-        while sum(c // threads for c in cpus) < count:  # each node holds whole actors
+    """How the actors fit on a cluster whose live nodes have `nodes` resources ({"CPU": 8,
+    "GPU": 2, ...}). `workers` None: one per GPU (`cuda`: one; a list: one per name), or on CPUs
+    as many as the cluster holds with the smallest node's cores each (one per node where nodes
+    are alike). More workers than GPUs share them evenly. InputError when the cluster cannot
+    hold them at all."""
+    gpus = sum(int(n.get("GPU", 0)) for n in nodes)
+    cpus = [int(n.get("CPU", 0)) for n in nodes if int(n.get("CPU", 0)) > 0]
+    if device == "cpu" or (device == "auto" and not gpus):
+        if not cpus:
+            raise InputError("the Ray cluster has no CPU for a worker")
+        if workers is None:
+            threads = min(cpus)
+            return Placement("cpu", threads, cpu_workers=sum(c // threads for c in cpus))
+        if workers > sum(cpus):
+            raise InputError(f"--workers {workers}: the Ray cluster has {sum(cpus)} CPU(s), room for {sum(cpus)} "
+                             "CPU worker(s)")
+        threads = max(1, min(max(cpus), sum(cpus) // workers))
+        while sum(c // threads for c in cpus) < workers:  # each node holds whole actors; 1 thread always fits
             threads -= 1
-        return Placement("cpu", count, 0, threads, threads)
-    if not sum(gpus):
+        return Placement("cpu", threads, cpu_workers=workers)
+    if not gpus:
         raise InputError(f"--device {device}: the Ray cluster has no GPU; use --device cpu")
     named = 1 if device == "cuda" else len(device.split(","))
-    count = workers or (sum(gpus) if device in ("auto", ALL_GPUS) else named)
-    share = Fraction(1, -(-count // sum(gpus)))  # each GPU holds whole shares
-    return Placement("cuda", count, float(share), 0, None)
+    if workers is None and device not in ("auto", ALL_GPUS) and named > gpus:
+        raise InputError(f"--device {device}: names {named} GPUs, the Ray cluster has {gpus}; use --device {ALL_GPUS}")
+    count = workers or (gpus if device in ("auto", ALL_GPUS) else named)
+    used = min(gpus, count)
+    return Placement("cuda", None, gpu_of=tuple(i % used for i in range(count)))
 
 
 class VsrWorker:
@@ -94,6 +114,12 @@ class VsrWorker:
 
     def precision(self, requested: Precision) -> str:
         return self._ready().precision(requested)
+
+    def where(self) -> tuple[str, list[int]]:
+        """Its node, and the GPUs Ray gave it."""
+        import ray
+
+        return socket.gethostname(), [int(g) for g in ray.get_gpu_ids()]
 
     def check(self, readable: list[str], writable: list[str]) -> str:
         """Refuse a node that cannot see the job's files; load the model. Returns the node."""
@@ -166,6 +192,7 @@ class RayExecutor:
             ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
             self._started = not address
         self.actors: list[Any] = []
+        self._group: Any = None
         try:
             nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
             self.placement = placement = place(nodes, device, workers)
@@ -173,9 +200,19 @@ class RayExecutor:
             self.close()
             raise
         self.workers, self.device, self.start_timeout = placement.workers, placement.device, start_timeout
-        actor = ray.remote(VsrWorker).options(num_gpus=placement.num_gpus, num_cpus=placement.num_cpus,
-                                           max_restarts=RESTARTS, max_task_retries=RESTARTS)
-        self.actors = [actor.remote(model, placement.device, placement.threads) for _ in range(placement.workers)]
+        actor = ray.remote(VsrWorker)
+        restarts = {"max_restarts": RESTARTS, "max_task_retries": RESTARTS}
+        if placement.device == "cuda":
+            from ray.util.placement_group import placement_group
+            from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+            self._group = placement_group([{"GPU": 1}] * placement.gpus, strategy="PACK")
+            self.actors = [actor.options(num_gpus=placement.gpu_share(i), num_cpus=0, scheduling_strategy=(
+                PlacementGroupSchedulingStrategy(placement_group=self._group, placement_group_bundle_index=gpu)),
+                **restarts).remote(model, "cuda", None) for i, gpu in enumerate(placement.gpu_of)]
+        else:
+            self.actors = [actor.options(num_gpus=0, num_cpus=placement.threads, **restarts)
+                           .remote(model, "cpu", placement.threads) for _ in range(placement.workers)]
         self.progress: Any = ray.remote(VsrProgress).remote()
         self._checked = False
 
@@ -199,6 +236,9 @@ class RayExecutor:
             return self.ray.get(ref)
         except self.ray.exceptions.RayTaskError as exc:
             raise _cause(exc) from None
+        except self.ray.exceptions.RayActorError as exc:  # it died starting: out of memory loading the model, say
+            raise BackendError(f"a Ray worker died before it could start ({exc.__class__.__name__}); see Ray's "
+                               "logs on its node") from None
 
     def _check(self, jobs: Sequence[Job]) -> None:
         self._wait_started()
@@ -249,6 +289,11 @@ class RayExecutor:
         for actor in self.actors:
             self.ray.kill(actor)
         self.actors = []
+        if self._group is not None:
+            from ray.util.placement_group import remove_placement_group
+
+            remove_placement_group(self._group)
+            self._group = None
         if self._started:
             self.ray.shutdown()
             self._started = False

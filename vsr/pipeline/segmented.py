@@ -130,10 +130,11 @@ class VideoJob:
 
     def join(self, executor: Executor, start: float) -> Summary:
         """The output, from the finished segments; the work folder goes. Its summary says how the
-        whole video was done, resumed segments included."""
+        whole video was done, resumed segments included; its seconds run from `start` (in a
+        folder, the pool's start: its segments shared the workers with other files)."""
         plan = self.plan
         assert isinstance(plan.info, VideoInfo) and isinstance(plan.sink_spec, VideoSinkSpec)
-        if manifests.input_identity(plan.input) != self.manifest.input:
+        if _identity(plan.input) != self.manifest.input:
             raise InputError(f"{plan.input}: changed while it was being upscaled; run the same command again")
         paths = [segment_file(self.work, s["index"]) for s in self.manifest.segments]
         report = join_segments(plan.output, paths, plan.sink_spec, plan.info, plan.copy_streams,
@@ -154,17 +155,31 @@ class VideoJob:
                        segments_resumed=self.resumed, executor=executor.name, workers=executor.workers)
 
 
-def prepare_video(info: VideoInfo, output: Path, options: UpscaleOptions, model: Model, segments: list[Segment],
-                  executor: Executor) -> VideoJob:
-    """The plan, and the work folder's manifest: the finished segments of an interrupted run of
-    the same job are kept (and said so), anything else starts afresh (and says why)."""
+@dataclass(frozen=True)
+class Resolved:
+    """What a run decides once for all its videos: where the workers run, and what they run."""
+
+    device: str  # as the executor says it
+    precision: str  # what --precision resolves to on the workers
+    model_sha256: str
+
+
+def resolve_run(options: UpscaleOptions, executor: Executor) -> Resolved:
     from vsr.models.catalogue import resolve
 
+    return Resolved(executor.device, executor.precision(options.runtime.precision),
+                    manifests.file_sha256(resolve(options.runtime.model)))
+
+
+def prepare_video(info: VideoInfo, output: Path, options: UpscaleOptions, model: Model, segments: list[Segment],
+                  resolved: Resolved) -> VideoJob:
+    """The plan, and the work folder's manifest: the finished segments of an interrupted run of
+    the same job are kept (and said so), anything else starts afresh (and says why)."""
     plan = make_plan(info, output, options, output_scale(options, model))
     execution = options.execution
     work = manifests.work_dir(output, execution.work_dir)
-    identity = manifests.input_identity(info.path)
-    wanted = fingerprint(plan, options, manifests.file_sha256(resolve(options.runtime.model)), executor.device)
+    identity = _identity(info.path)
+    wanted = fingerprint(plan, options, resolved.model_sha256, resolved.device)
     manifests.join_file(output).unlink(missing_ok=True)  # what a run killed while joining left
     try:
         previous = manifests.Manifest.load(work)
@@ -190,8 +205,7 @@ def prepare_video(info: VideoInfo, output: Path, options: UpscaleOptions, model:
         log.info("%s: resuming: %d of %d segments done", output.name, resumed, len(manifest.segments))
     else:
         manifests.clear(work)
-        manifest = Manifest.fresh(identity, wanted, segments,
-                                  {"precision": executor.precision(options.runtime.precision)})
+        manifest = Manifest.fresh(identity, wanted, segments, {"precision": resolved.precision})
     manifest.save(work)
     manifests.remove_strays(work, {s["index"] for s in manifest.segments if s["done"]})
     # Every segment in the precision the first run chose, whatever the workers would choose now.
@@ -199,6 +213,13 @@ def prepare_video(info: VideoInfo, output: Path, options: UpscaleOptions, model:
     video = VideoJob(plan, work, manifest, dataclasses.replace(options, runtime=runtime), model.name, resumed)
     video.resumed_frames = video.frames_done
     return video
+
+
+def _identity(path: Path) -> dict[str, Any]:
+    try:
+        return manifests.input_identity(path)
+    except OSError as exc:
+        raise InputError(f"{path}: can no longer be read ({exc.strerror or exc})") from None
 
 
 def _intact(work: Path, index: int, sha256: str) -> bool:
@@ -245,11 +266,13 @@ def _run(entries: Sequence[Entry], options: UpscaleOptions, model: Model, *, ove
             raise exc
         outcome[n] = FileFailure(str(entries[n].input), str(exc))
 
-    # The executor first: a cluster that cannot be reached leaves no work folder behind.
-    executor = make_executor(options, model)
-    try:
-        with contextlib.ExitStack() as claims:
-            videos: dict[int, VideoJob] = {}
+    # The locks outlive the workers: a run started the moment this one fails must not find
+    # them still writing into its work folder.
+    with contextlib.ExitStack() as claims:
+        # The executor before any work folder: a cluster that cannot be reached leaves none.
+        executor = make_executor(options, model)
+        try:
+            cuts: dict[int, list[Segment]] = {}
             jobs: list[Job] = []
             for n, entry in enumerate(entries):
                 try:
@@ -257,25 +280,34 @@ def _run(entries: Sequence[Entry], options: UpscaleOptions, model: Model, *, ove
                         raise entry.info
                     segments = entry.segments or cut(entry.info, entry.output, options)
                     if segments is not None and (len(segments) > 1 or entry.segments is not None):
-                        assert isinstance(entry.info, VideoInfo)
-                        claims.enter_context(manifests.claim(entry.output))
-                        videos[n] = prepare_video(entry.info, entry.output, options, model, segments, executor)
-                        jobs += videos[n].jobs(n)
+                        cuts[n] = segments
                     else:
                         jobs.append(FileJob(JobKey(n), entry.input, entry.output, options, overwrite, entry.info.frames))
                 except VsrError as exc:
                     fail(n, exc)
+            # Outside any one file's failure: a worker that cannot start fails the run, once.
+            resolved = resolve_run(options, executor) if cuts else None
+            videos: dict[int, VideoJob] = {}
+            for n, segments in cuts.items():
+                entry = entries[n]
+                assert isinstance(entry.info, VideoInfo) and resolved is not None
+                try:
+                    claims.enter_context(manifests.claim(entry.output))
+                    videos[n] = prepare_video(entry.info, entry.output, options, model, segments, resolved)
+                    jobs += videos[n].jobs(n)
+                except VsrError as exc:
+                    fail(n, exc)
             _run_jobs(jobs, videos, executor, outcome, fail, progress)
+            executor.close()
             for n, video in videos.items():
                 if n not in outcome:
                     try:
                         outcome[n] = video.join(executor, start)
                     except VsrError as exc:
                         fail(n, exc)
-    except BaseException:
-        executor.close(wait=False)
-        raise
-    executor.close()
+        except BaseException:
+            executor.close(wait=False)
+            raise
     return [outcome[n] for n in range(len(entries)) if n in outcome]
 
 
