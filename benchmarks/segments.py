@@ -134,6 +134,9 @@ def main() -> None:
         "precision": summaries["one stream"]["precision"],
         "wall_seconds": {k: [round(v, 2) for v in t] for k, t in times.items()},
         "segmenting_overhead_pct": round((seg1 / one - 1) * 100, 1),
+        "bytes": {k: v["bytes"] for k, v in summaries.items()},  # a keyframe at every cut costs bits
+        "size_overhead_pct": round((summaries["segments, 1 worker"]["bytes"] / summaries["one stream"]["bytes"] - 1)
+                                   * 100, 1),
         "cost_per_cut_s": round(per_cut, 3),
         "overhead_at_default_segments_pct": round(per_cut / (per_video_second * DEFAULT_SEGMENT_SECONDS) * 100, 3),
         "two_workers_speedup": round(seg1 / seg2, 3),
