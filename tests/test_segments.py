@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -254,42 +255,53 @@ def test_a_damaged_segment_is_done_again(tmp_path, long_clip, tiny_model):
     assert video_timing(out) == video_timing(long_clip)
 
 
-@pytest.mark.parametrize("damage", ["garbage", "a segment less", "wrong shape"])
-def test_a_manifest_that_cannot_be_trusted_starts_afresh(tmp_path, long_clip, tiny_model, damage):
+def test_a_manifest_that_cannot_be_trusted_starts_afresh(tmp_path, long_clip, tiny_model):
     out = tmp_path / "out.mp4"
     _interrupt(_command(long_clip, out, tiny_model), out, signal.SIGKILL)
-    manifest = _work(out) / "manifest.json"
-    data = json.loads(manifest.read_text())
-    if damage == "garbage":
-        manifest.write_bytes(b"\x00{not json")
-    elif damage == "a segment less":
-        data["segments"].pop()
-        manifest.write_text(json.dumps(data))
-    else:
-        data["segments"] = {"0": data["segments"][0]}
-        manifest.write_text(json.dumps(data))
-    run = subprocess.run(_command(long_clip, out, tiny_model), capture_output=True, text=True, check=True)
-    assert "starting afresh:" in run.stderr and json.loads(run.stdout)["segments_resumed"] == 0
-    assert video_timing(out) == video_timing(long_clip)
+    left = tmp_path / "left"
+    shutil.copytree(_work(out), left)
+    for damage in ("garbage", "a segment less", "wrong shape"):
+        out.unlink(missing_ok=True)
+        shutil.rmtree(_work(out), ignore_errors=True)
+        shutil.copytree(left, _work(out))
+        manifest = _work(out) / "manifest.json"
+        data = json.loads(manifest.read_text())
+        if damage == "garbage":
+            manifest.write_bytes(b"\x00{not json")
+        elif damage == "a segment less":
+            data["segments"].pop()
+            manifest.write_text(json.dumps(data))
+        else:
+            data["segments"] = {"0": data["segments"][0]}
+            manifest.write_text(json.dumps(data))
+        run = subprocess.run(_command(long_clip, out, tiny_model), capture_output=True, text=True, check=True)
+        assert "starting afresh:" in run.stderr and json.loads(run.stdout)["segments_resumed"] == 0, damage
+        assert video_timing(out) == video_timing(long_clip)
 
 
-def test_a_changed_option_or_input_starts_afresh(tmp_path, long_clip, tiny_model):
+def test_a_changed_option_or_input_or_no_resume_starts_afresh(tmp_path, long_clip, tiny_model):
     out = tmp_path / "out.mp4"
     _interrupt(_command(long_clip, out, tiny_model), out, signal.SIGKILL)
-    run = subprocess.run(_command(long_clip, out, tiny_model, "--crf", "30"), capture_output=True, text=True,
-                         check=True)
+    left = tmp_path / "left"  # what the interrupted run left, for each case below
+    shutil.copytree(_work(out), left)
+
+    def again(*extra: str) -> subprocess.CompletedProcess:
+        out.unlink(missing_ok=True)
+        shutil.rmtree(_work(out), ignore_errors=True)
+        shutil.copytree(left, _work(out))
+        return subprocess.run(_command(long_clip, out, tiny_model, *extra), capture_output=True, text=True, check=True)
+
+    run = again("--crf", "30")
     assert "starting afresh: the options changed (crf)" in run.stderr
     assert json.loads(run.stdout)["segments_resumed"] == 0
-    out.unlink()
-    _interrupt(_command(long_clip, out, tiny_model), out, signal.SIGKILL)
+    run = again("--no-resume")
+    assert "starting afresh: --no-resume" in run.stderr and json.loads(run.stdout)["segments_resumed"] == 0
     with long_clip.open("ab") as f:  # the same name, other content
         f.write(b"\0" * 16)
     os.utime(long_clip, ns=(time.time_ns(), time.time_ns() + 10**9))
-    run = subprocess.run(_command(long_clip, out, tiny_model), capture_output=True, text=True, check=True)
+    run = again()
     assert "starting afresh: the input changed" in run.stderr and json.loads(run.stdout)["segments_resumed"] == 0
-    run = subprocess.run(_command(long_clip, tmp_path / "other.mp4", tiny_model, "--no-resume"), capture_output=True,
-                         text=True, check=True)
-    assert json.loads(run.stdout)["segments_resumed"] == 0
+    assert video_timing(out) == video_timing(long_clip)
 
 
 def test_a_work_dir_of_ones_own_keeps_its_other_files(tmp_path, tiny_model):
@@ -308,18 +320,17 @@ def test_a_work_dir_of_ones_own_keeps_its_other_files(tmp_path, tiny_model):
 
 
 def test_two_runs_cannot_make_the_same_output_at_once(tmp_path, tiny_model):
+    """While one run holds the output's lock, another is refused; the lock goes with its run."""
+    from vsr.pipeline.manifest import claim
+
     src, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
-    make_clip(src, frames=400, size=(96, 64), options=KEYS, audio_tracks=0)  # long enough to overlap
-    first = subprocess.Popen(_command(src, out, tiny_model), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    manifest = _work(out) / "manifest.json"
-    deadline = time.monotonic() + 60
-    while not manifest.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    second = subprocess.run(_command(src, out, tiny_model), capture_output=True, text=True, check=False)
+    make_clip(src, frames=20, size=(32, 24), options=KEYS, audio_tracks=0)
+    with claim(out):  # as a first run making it holds it
+        second = subprocess.run(_command(src, out, tiny_model), capture_output=True, text=True, check=False)
     assert second.returncode == 2 and "another vsr is making it right now" in second.stderr, second.stderr
-    first.communicate(timeout=120)
-    assert first.returncode == 0
-    assert len(video_timing(out)) == 400 and not _work(out).exists()
+    assert second.stderr.count("\n") == 1 and not out.exists() and not _work(out).exists()
+    subprocess.run(_command(src, out, tiny_model), capture_output=True, check=True)
+    assert len(video_timing(out)) == 20
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]  # the lock is gone too
 
 
