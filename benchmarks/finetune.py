@@ -15,6 +15,7 @@ import datetime
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 
@@ -31,16 +32,19 @@ SPLITS = (("bikes", (0, 100), (150, 250)), ("bigbuckbunny", (0, 60), (80, 132)))
 
 
 def unseen_frames_score(clip: Path, frames: tuple[int, int], models: dict[str, str], device: str = "auto",
-                        crf: int | None = CRF) -> dict[str, dict]:
-    """Each model's scores on the frames `frames` of `clip`, degraded as `vsr eval --degrade-crf` does."""
+                        crf: int | None = CRF, temporal_blend: float = 0.0,
+                        measures: Callable[[list, list], dict] | None = None) -> dict[str, dict]:
+    """Each model's scores on the frames `frames` of `clip`, degraded as `vsr eval --degrade-crf` does;
+    `measures(sr, hr)` adds its own figures to each row."""
     hr = [degrade.crop_to_multiple(f, 2 * SCALE) for f in islice(read_frames(clip, None), *frames)]
     lr = [degrade.area_downscale(f, SCALE) for f in hr]
     lr = degrade.h264_round_trip(lr, crf) if crf is not None else lr
     rows = {}
     for label, model in models.items():
-        _, up = upscaler(model, SCALE, device=device)
-        rows[label] = {**score(up(lr), hr, SCALE), "frames": len(hr)}
-        print(clip.name, label, rows[label], flush=True)
+        _, up = upscaler(model, SCALE, device=device, temporal_blend=temporal_blend if model != "bicubic" else 0.0)
+        sr = up(lr)
+        rows[label] = {**score(sr, hr, SCALE), **(measures(sr, hr) if measures else {}), "frames": len(hr)}
+        print(clip.name, label, f"blend {temporal_blend}" if temporal_blend else "", rows[label], flush=True)
     return rows
 
 
@@ -74,8 +78,9 @@ def main() -> None:
             clip = clips[name]
             tuned = Path(tmp) / f"{name}.safetensors"
             start = time.perf_counter()
+            # Validation holds out the last tenth of the training frames: the export picks the raw or the
+            # averaged generator by validation, so validating on the test frames would choose by them.
             summary = finetune(MODEL, {"data": [str(clip)], "frames": f"{train_frames[0]}:{train_frames[1]}",
-                                       "val": [str(clip)], "val_frames": f"{test_frames[0]}:{test_frames[1]}",
                                        "degrade_crf": str(CRF), "pretrain_steps": args.steps, "device": args.device},
                                out=tuned, progress=False)
             seconds = round(time.perf_counter() - start, 1)

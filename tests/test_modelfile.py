@@ -85,3 +85,32 @@ def test_builtin_model_contract():
     assert model.metadata["licence"] == "BSD-3-Clause"
     y = model(torch.rand(1, 3, 3, 5))
     assert y.shape == (1, 3, 12, 20) and y.dtype == torch.float32
+
+
+def test_weights_with_nan_are_refused_at_load_and_import(tmp_path, monkeypatch):
+    from vsr.models.catalogue import import_model
+
+    monkeypatch.setenv("VSR_HOME", str(tmp_path / "home"))
+    sd = _tiny().state_dict()
+    sd["body.0.weight"][0, 0, 0, 0] = float("nan")
+    path = tmp_path / "nan.pth"
+    torch.save({"params": sd}, path)
+    with pytest.raises(ModelError, match="NaN or infinite values \\(body.0.weight\\)"):
+        vsr.load_model(path)
+    with pytest.raises(ModelError, match="NaN"):
+        import_model(path, name="nan")
+    assert not (tmp_path / "home").exists() or not any((tmp_path / "home").rglob("*.safetensors"))
+
+
+def test_convert_onto_itself_is_refused_and_leaves_the_source(tmp_path, capsys):
+    from vsr.cli import main
+    from vsr.models.catalogue import write_model
+    from vsr.models.descriptor import describe_network
+
+    spec = zoo.get_spec("compact")
+    path = tmp_path / "m.safetensors"
+    write_model(path, describe_network(_tiny(), spec, spec.examples[0], name="m"), source="test", licence="MIT")
+    before = path.read_bytes()
+    assert main(["models", "convert", str(path), str(path), "--overwrite", "--fp16"]) == 2
+    assert "is the input" in capsys.readouterr().err
+    assert path.read_bytes() == before

@@ -74,6 +74,20 @@ def test_flicker_index():
     assert frozen.value == pytest.approx(steps.mean())
 
 
+def test_gradient_energy_reads_blur_below_one_and_noise_above():
+    from PIL import Image, ImageFilter
+
+    photo = PHOTO[:96, :96]
+    blurred = np.asarray(Image.fromarray(photo).filter(ImageFilter.GaussianBlur(1.5)))
+    noisy = np.clip(photo + np.random.default_rng(0).normal(0, 12, photo.shape), 0, 255).astype(np.uint8)
+    assert metrics.gradient_energy(photo, photo, 4) == 1.0
+    assert metrics.gradient_energy(blurred, photo, 4) < 0.5
+    assert metrics.gradient_energy(noisy, photo, 4) > 1.5
+    flat = np.full_like(photo, 100)
+    assert metrics.gradient_energy(flat, photo) == 0.0
+    assert math.isnan(metrics.gradient_energy(photo, flat))  # a flat truth: nothing to compare with
+
+
 def test_bd_rate_of_a_constant_rate_factor():
     rate = np.array([100.0, 200, 400, 800, 1600])
     quality = np.array([30.0, 33, 35.5, 37.5, 39])

@@ -52,16 +52,98 @@ def test_a_few_dozen_steps_lower_the_loss_and_raise_validation_psnr(photo_dir, t
     assert json.loads((tmp_path / "run" / "config.json").read_text())["pretrain_steps"] == 60
 
 
+def test_the_moving_average_is_not_held_back_by_the_initial_weights(photo_dir, tmp_path):
+    """With the default decay (0.999) and no warm-up, 40 steps from scratch leave 96% of the random
+    initial weights in the average, which validated near the untrained PSNR."""
+    summary = train(_options(photo_dir, pretrain_steps=40, val_every=20, lr_g=2e-3), out=tmp_path / "run",
+                    progress=False)
+    final = summary["final"]
+    assert final["raw"]["psnr"] > summary["initial"]["psnr"] + 1.0
+    assert final["ema"]["psnr"] > final["raw"]["psnr"] - 0.5
+    # auto exports the better of the two, and says which.
+    better = "ema" if final["ema"]["psnr"] >= final["raw"]["psnr"] else "raw"
+    assert summary["generator"] == final["generator"] == better and final["psnr"] == final[better]["psnr"]
+    assert "exported (validation PSNR-Y: raw weights" in load_model(Path(summary["export"])).metadata["source"]
+    checkpoint = _final_params(tmp_path / "run")
+    exported = load_model(Path(summary["export"])).model.state_dict()
+    held = checkpoint["params_ema" if better == "ema" else "params"]
+    assert all(torch.equal(exported[k], held[k]) for k in exported)
+
+
+def test_a_new_srresnet_starts_as_bicubic_and_says_so_in_its_file(photo_dir, tmp_path):
+    from vsr.train.trainer import build_generator
+
+    net = build_generator(resolve(_options(photo_dir, arch="srresnet", num_feat=8, num_block=1))).model
+    x = torch.rand(1, 3, 10, 12)
+    bicubic = torch.nn.functional.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)
+    assert torch.equal(net(x), bicubic)
+    summary = train(_options(photo_dir, arch="srresnet", num_feat=8, num_block=1, pretrain_steps=2, val_every=2),
+                    out=tmp_path / "run", progress=False)
+    model = load_model(Path(summary["export"]))
+    assert model.hyperparameters["base"] == "bicubic"
+    assert summary["final"]["psnr"] == pytest.approx(summary["initial"]["psnr"], abs=1.0)  # no plunge below bicubic
+
+
+def test_a_run_saved_before_base_existed_resumes_as_it_was_built(photo_dir, tmp_path):
+    """Its config has no `base`: it was the published SRResNet, and must not become bicubic + it."""
+    options = _options(photo_dir, arch="srresnet", num_feat=8, num_block=1, pretrain_steps=2, val_every=2,
+                       checkpoint_every=1, base="none")
+    train(options, out=tmp_path / "run", progress=False)
+    for path in (tmp_path / "run" / "checkpoints").glob("*.pt"):
+        state = torch.load(path, weights_only=True)
+        del state["config"]["base"]
+        torch.save(state, path)
+    summary = train({"pretrain_steps": 3}, out=tmp_path / "run", resume=True, progress=False)
+    assert load_model(Path(summary["export"])).hyperparameters["base"] == "none"
+
+
+@pytest.mark.parametrize("wanted", ["raw", "ema"])
+def test_export_generator_picks_the_weights_exported(photo_dir, tmp_path, wanted):
+    summary = train(_options(photo_dir, pretrain_steps=3, val_every=3, export_generator=wanted), out=tmp_path / "run",
+                    progress=False)
+    assert summary["generator"] == wanted
+    exported = load_model(Path(summary["export"])).model.state_dict()
+    held = _final_params(tmp_path / "run")["params_ema" if wanted == "ema" else "params"]
+    assert all(torch.equal(exported[k], held[k]) for k in exported)
+    with pytest.raises(InputError, match="--ema 0"):
+        train(_options(photo_dir, pretrain_steps=1, ema=0, export_generator="ema"), out=tmp_path / "x", progress=False)
+
+
+def test_the_average_warms_up_and_follows_batch_norm_statistics():
+    from vsr.train.trainer import EMA
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 1, 1), torch.nn.BatchNorm2d(1))
+    ema = EMA(net, 0.999)
+    assert [round(ema.decay_at(t), 4) for t in (0, 8, 80, 100_000)] == [0.1, 0.5, 0.9, 0.999]
+    with torch.no_grad():
+        net[0].weight.fill_(1.0)
+        net[1].running_mean.fill_(2.0)
+    net[1].num_batches_tracked.fill_(7)
+    before = ema.net[0].weight.clone()
+    ema.update(net, 0)  # the first update takes 90% of the new weights and statistics
+    assert torch.allclose(ema.net[0].weight, 0.1 * before + 0.9)
+    assert torch.allclose(ema.net[1].running_mean, torch.tensor([1.8]))
+    assert int(ema.net[1].num_batches_tracked) == 7
+
+
 def _final_params(out: Path) -> dict[str, torch.Tensor]:
     return read_checkpoint(sorted((out / "checkpoints").glob("*.pt"))[-1])
 
 
 # fp16 runs the path a GPU without bf16 takes: autocast plus a GradScaler, whose state must resume too,
 # and batches made ahead in a thread.
-@pytest.mark.parametrize("d_norm, precision", [("spectral", "fp32"), ("batch", "fp32"), ("spectral", "fp16")])
-def test_resume_after_an_interrupt_gives_the_same_weights(photo_dir, tmp_path, monkeypatch, d_norm, precision):
+# temporal: neighbour pairs from a video and their loss; every case averages with the warm-up decay
+# (0.9, the default's warm-up here) and, with batch, BatchNorm statistics in the discriminator.
+@pytest.mark.parametrize("d_norm, precision, temporal", [("spectral", "fp32", False), ("batch", "fp32", False),
+                                                         ("spectral", "fp16", False), ("spectral", "fp32", True)])
+def test_resume_after_an_interrupt_gives_the_same_weights(photo_dir, tmp_path, monkeypatch, d_norm, precision,
+                                                          temporal):
     options = _options(photo_dir, pretrain_steps=4, gan_steps=6, val_every=5, checkpoint_every=3, precision=precision,
                        d_norm=d_norm, degrade_noise="0:5")  # random degradation: per-batch draws must resume too
+    if temporal:
+        clip = tmp_path / "clip.mp4"
+        make_clip(clip, frames=10, size=(48, 32), audio_tracks=0)
+        options.update(data=[str(photo_dir), str(clip)], temporal_weight=1.0)
     if precision == "fp16":  # as on a GPU: batches made ahead in a thread, drawing ahead of the checkpoint
         options["prefetch"] = True
     train(options, out=tmp_path / "straight", progress=False)
@@ -89,6 +171,7 @@ def test_resume_after_an_interrupt_gives_the_same_weights(photo_dir, tmp_path, m
         for k in a[part]:
             assert torch.equal(a[part][k], b[part][k]), (part, k)
     assert a["history"] == b["history"]
+    assert ("temporal" in a["history"][-1]["losses"]) == temporal
     assert ("scaler" in a) == (precision == "fp16") and a.get("scaler") == b.get("scaler")
 
 
@@ -177,6 +260,31 @@ def test_finetune_a_model_on_one_video(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
 
 
+def test_finetuning_against_flicker_steadies_the_output(tmp_path, capsys):
+    """--temporal-weight: the loss is logged, and the output on held-out neighbouring frames changes
+    more like the truth does than without it."""
+    from vsr.quality.evaluate import evaluate
+
+    base = _tiny_model_file(tmp_path / "tiny.safetensors")
+    clip = tmp_path / "clip.mkv"
+    make_clip(clip, frames=16, size=(64, 48), codec="ffv1", audio_tracks=0)
+    flicker = {}
+    for weight in ("0", "4", "16"):
+        out = tmp_path / f"w{weight}.safetensors"
+        assert main(["finetune", "--model", str(base), "--data", str(clip), "--frames", "0:10", "--val", str(clip),
+                     "--val-frames", "10:", "--degrade-crf", "34", "--steps", "40", "--patch-size", "24",
+                     "--batch-size", "8", "--lr-g", "2e-3", "--temporal-weight", weight, "--ema", "0",
+                     "--out", str(out), "--quiet", "--json"]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert ("temporal" in summary["final"]["losses"]) == (weight != "0")
+        (row,) = evaluate([clip], models=[str(out)], scale=2, degrade_crf=34)
+        flicker[weight] = row["flicker"]
+    assert flicker["16"] < flicker["4"] < flicker["0"]
+    assert main(["finetune", "--model", str(base), "--data", str(tmp_path / "none.png"), "--temporal-weight", "-1",
+                 "--out", str(tmp_path / "x.safetensors")]) == 2
+    assert "--temporal-weight must be 0 or more" in capsys.readouterr().err
+
+
 def test_bad_data_is_refused_before_training(photo_dir, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -202,6 +310,11 @@ def test_bad_data_is_refused_before_training(photo_dir, tmp_path):
         train(_options(photo_dir, degrade_crf="60"), out=tmp_path / "h", progress=False)
     with pytest.raises(InputError, match="give --val"):
         train(_options(photo_dir / "p0.png"), out=tmp_path / "i", progress=False)
+    (tmp_path / "l").write_text("a file")
+    with pytest.raises(OutputError, match="is a file; --out is the run's folder"):  # was `unexpected FileExistsError`
+        train(_options(photo_dir), out=tmp_path / "l", progress=False)
+    with pytest.raises(InputError, match="no video"):
+        train(_options(photo_dir, temporal_weight=1.0), out=tmp_path / "k", progress=False)
     with pytest.raises(OutputError, match="safetensors"):
         train(_options(photo_dir, export=str(tmp_path / "x.pth")), out=tmp_path / "j", progress=False)
     assert not any((tmp_path / n).exists() for n in "abcdefghij")
@@ -228,6 +341,18 @@ def test_cli_errors_are_one_line_with_exit_code_2(photo_dir, tmp_path, capsys):
     assert err.count("\n") == 1 and "missing: no such file or folder" in err
 
 
+def test_export_and_vgg_paths_from_the_command_line(photo_dir, tmp_path, capsys):
+    """Typer hands --export and --vgg over as paths; they were refused as 'not a str'."""
+    out = tmp_path / "mine.safetensors"
+    assert main(["train", "--out", str(tmp_path / "run"), "--data", str(photo_dir), "--arch", "compact",
+                 "--num-feat", "8", "--num-block", "2", "--scale", "2", "--patch-size", "24", "--batch-size", "2",
+                 "--pretrain-steps", "1", "--precision", "fp32", "--export", str(out), "--quiet"]) == 0
+    assert load_model(out).arch == "compact"
+    assert main(["train", "--out", str(tmp_path / "run2"), "--data", str(photo_dir), "--gan-steps", "1",
+                 "--vgg", str(tmp_path / "missing-vgg.safetensors"), "--quiet"]) == 2
+    assert "not a str" not in capsys.readouterr().err
+
+
 def test_config_file_then_command_line(photo_dir, tmp_path):
     toml = tmp_path / "run.toml"
     toml.write_text('patch-size = 32\npretrain_steps = 3\npixel_loss = "charbonnier"\n')
@@ -245,11 +370,55 @@ def test_fixed_degradation_gives_aligned_augmented_pairs():
     hr = PHOTO[:64, :96].copy()
     source = Source(Path("photo"), [hr], video=False)
     sampler = PatchSampler([source], Degradation(scale=4), patch_size=32, batch_size=16, rng=np.random.default_rng(0))
-    lr, hr_patches = sampler.next_batch()
-    assert lr.shape == (16, 3, 8, 8) and hr_patches.shape == (16, 3, 32, 32)
+    batch = sampler.next_batch()
+    lr, hr_patches = batch.lr, batch.hr
+    assert lr.shape == (16, 3, 8, 8) and hr_patches.shape == (16, 3, 32, 32) and batch.pairs == 0
     for a, b in zip(lr, hr_patches):
         expected = degrade.area_downscale((b.permute(1, 2, 0) * 255).round().byte().numpy(), 4)
         assert np.array_equal((a.permute(1, 2, 0) * 255).round().byte().numpy(), expected)
+
+
+@pytest.mark.parametrize("crf", ["30", "24:32"])  # whole frames as one stream; or each batch as one
+def test_neighbour_pairs_are_the_same_place_in_consecutive_frames(crf):
+    """A video's crops come in pairs of consecutive frames, aligned and flipped alike, at the head of
+    the batch; a still image's crops come singly after them; the batch keeps its size."""
+    frames = [np.ascontiguousarray(np.roll(PHOTO[:64, :96], 2 * t, axis=1)) for t in range(6)]  # a pan
+    video = Source(Path("clip"), frames, video=True)
+    still = Source(Path("photo"), [PHOTO[64:128, :96].copy()], video=False)
+    degradation = Degradation(scale=4, crf=Span.parse(crf, "crf", 0, 51))
+    sampler = PatchSampler([video, still], degradation, patch_size=32, batch_size=7, rng=np.random.default_rng(1),
+                           neighbours=True)
+    seen_pairs = 0
+    for _ in range(6):
+        batch = sampler.next_batch()
+        assert batch.lr.shape == (7, 3, 8, 8) and batch.hr.shape == (7, 3, 32, 32)
+        hr = (batch.hr.permute(0, 2, 3, 1) * 255).round().byte().numpy()
+        for k in range(batch.pairs):  # each pair: one crop of frame t, the same crop of frame t + 1
+            a, b = hr[2 * k], hr[2 * k + 1]
+            assert any(_places(frames[t], a) & _places(frames[t + 1], b) for t in range(5)), k
+            assert not np.array_equal(a, b)  # the pan moved it
+        seen_pairs += batch.pairs
+        for k in range(2 * batch.pairs, 7):  # what follows: single crops, of the photo or a last slot
+            assert any(_places(f, hr[k]) for f in [*frames, still.frames[0]])
+    assert seen_pairs >= 6
+
+
+def _places(frame: np.ndarray, crop: np.ndarray) -> set[tuple[int, int, int]]:
+    """Where `crop` is in `frame` under one of the square's 8 symmetries: (symmetry, y, x)."""
+    h, w = crop.shape[:2]
+    flips = (frame, frame[::-1], frame[:, ::-1], frame[::-1, ::-1])
+    symmetries = [t for f in flips for t in (f, f.transpose(1, 0, 2))]
+    return {(i, y, x) for i, f in enumerate(symmetries) for y in range(0, f.shape[0] - h + 1, 4)
+            for x in range(0, f.shape[1] - w + 1, 4) if np.array_equal(f[y : y + h, x : x + w], crop)}
+
+
+def test_the_temporal_loss_is_the_criterion_on_the_change_between_neighbours():
+    hr = torch.rand(5, 3, 8, 8)
+    still = hr.clone()
+    still[1] = still[0]  # an output that does not move where the truth does
+    assert losses.temporal_loss(torch.nn.functional.l1_loss, hr, hr, 2) == 0
+    expected = (hr[1] - hr[0]).abs().mean() / 2 * losses.TEMPORAL_SCALE  # pair 1 alike; frame 4 is single
+    assert torch.allclose(losses.temporal_loss(torch.nn.functional.l1_loss, still, hr, 2), expected)
 
 
 def test_learning_rate_schedules_restart_at_each_phase(photo_dir, tmp_path):
@@ -286,7 +455,7 @@ def test_prefetched_batches_come_in_order_and_carry_errors():
     try:
         for _ in range(5):
             expected, got = plain.next_batch(), batches.next_batch()
-            assert all(torch.equal(a, b) for a, b in zip(expected, got))
+            assert torch.equal(expected.lr, got.lr) and torch.equal(expected.hr, got.hr)
             assert batches.rng_state == plain.rng.bit_generator.state  # as of the batch taken, not made
     finally:
         batches.close()

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import errno
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -260,8 +262,14 @@ def test_failures_are_one_line_exit_2_and_leave_nothing(tmp_path, capsys, clip):
     bad_model = tmp_path / "model.onnx"
     bad_model.write_bytes(b"")
     out = tmp_path / "out.mp4"
+    (tmp_path / "folder.mp4").mkdir()
+    os.mkfifo(tmp_path / "fifo.mp4")
     cases = [
         ([tmp_path / "missing.mp4", out], "no such file"),
+        # Checked before any work, even with --overwrite: a folder failed only at the final rename,
+        # and a FIFO was replaced by a regular file.
+        ([clip, tmp_path / "folder.mp4", "--overwrite"], "is a folder"),
+        ([clip, tmp_path / "fifo.mp4", "--overwrite"], "not a regular file"),
         ([text, out], "not a media file"),
         ([audio_only, out], "no video stream"),
         ([clip, out, "--model", bad_model], "unsupported model file"),
@@ -274,6 +282,13 @@ def test_failures_are_one_line_exit_2_and_leave_nothing(tmp_path, capsys, clip):
         ([clip, out, "--preset", "bogus"], "libx264 cannot encode 128x96 yuv420p with --preset bogus"),
         ([clip, tmp_path / "out.xyz"], "unknown output container"),
         ([clip, out, "--frobnicate"], "No such option"),
+        # These were `unexpected` errors (rc 1), some after decoding had begun.
+        ([clip, out, "--pix-fmt", "bogus"], "not a pixel format"),
+        ([clip, out, "--codec", "gif"], "a .mp4 file cannot hold gif video"),
+        ([clip, tmp_path / "out.webm", "--codec", "libx264"], "a .webm file cannot hold libx264 video"),
+        ([clip, out, "--crf", "99"], "libx264 takes 0 to 51"),
+        ([clip, tmp_path / ("a" * 300 + ".mp4")], "cannot be an output (File name too long)"),
+        ([clip, tmp_path / ("a" * 240 + ".mp4")], "too long for the temporary file written beside it"),
     ]
     before = sorted(p.name for p in tmp_path.iterdir())
     for args, message in cases:
@@ -282,6 +297,67 @@ def test_failures_are_one_line_exit_2_and_leave_nothing(tmp_path, capsys, clip):
         assert err.startswith("vsr: error: ") and message in err and err.count("\n") == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     assert existing.read_bytes() == b"precious"
+
+
+def test_a_file_that_appears_at_the_output_meanwhile_is_not_replaced(tmp_path, capsys, clip, monkeypatch):
+    """The --overwrite check runs at the start; publishing used to replace whatever was there by
+    then (a second run to the same output, another program), and exit 0."""
+    from vsr.media.video_sink import VideoSink
+
+    out = tmp_path / "out.mp4"
+    finish = VideoSink.finish
+
+    def someone_else_writes_first(self):
+        out.write_bytes(b"the other run's result")
+        return finish(self)
+
+    monkeypatch.setattr(VideoSink, "finish", someone_else_writes_first)
+    code, err = _cli(capsys, "upscale", clip, out, "--quiet")
+    assert code == 2 and "appeared while vsr was working" in err and err.count("\n") == 1, err
+    assert out.read_bytes() == b"the other run's result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]  # no temporary file left
+    out.unlink()  # with --overwrite, what appeared is replaced, as asked
+    assert _cli(capsys, "upscale", clip, out, "--quiet", "--overwrite")[0] == 0
+    assert len(video_timing(out)) == 4
+
+
+def test_a_later_run_removes_what_a_killed_one_left(tmp_path, capsys, clip):
+    """After SIGKILL the hidden temporary file stayed for ever; its name now says whose it is."""
+    from vsr.atomic import _OWNER
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    dead = int(gone.stdout)  # a process that has exited
+    stale = tmp_path / f".out.{_OWNER}-{dead}.abc123de.part.mp4"
+    other = tmp_path / f".other.{_OWNER}-{dead}.jkl012mn.part.png"  # another output's, as dead: goes too
+    running = tmp_path / f".out.{_OWNER}-{os.getpid()}.def456gh.part.mp4"  # a live process's: kept
+    elsewhere = tmp_path / f".out.0badf00d-{dead}.ghi789jk.part.mp4"  # another machine's: kept
+    mine = tmp_path / ".notes.txt"  # not vsr's: kept
+    for path in (stale, other, running, elsewhere, mine):
+        path.write_bytes(b"partial")
+    assert _cli(capsys, "upscale", clip, tmp_path / "out.mp4", "--quiet")[0] == 0
+    assert not stale.exists() and not other.exists()
+    assert running.exists() and elsewhere.exists() and mine.exists()
+
+
+def test_publishing_without_replacing_falls_back_where_there_are_no_hard_links(tmp_path, monkeypatch):
+    from vsr.atomic import AtomicFile
+    from vsr.errors import OutputError
+
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    target = AtomicFile(tmp_path / "a.png", replace=False)
+    target.tmp.write_bytes(b"new")
+    target.publish()
+    assert (tmp_path / "a.png").read_bytes() == b"new" and not target.tmp.exists()
+    taken = AtomicFile(tmp_path / "a.png", replace=False)
+    taken.tmp.write_bytes(b"newer")
+    with pytest.raises(OutputError, match="appeared while vsr was working"):
+        taken.publish()
+    taken.discard()
+    assert (tmp_path / "a.png").read_bytes() == b"new" and sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
 
 
 def test_overwrite_replaces(tmp_path, capsys, clip):
@@ -308,7 +384,11 @@ def test_json_summary(tmp_path, capsys, clip):
     assert summary["frames"] == 4 and summary["output_size"] == [64, 48] and summary["codec"] == "libx264"
 
 
-def test_ctrl_c_exits_130_and_leaves_nothing(tmp_path):
+# SIGTERM and SIGHUP used to leave the hidden .part file and exit without a word.
+@pytest.mark.parametrize("sig, code, said", [(signal.SIGINT, 130, "interrupted"),
+                                             (signal.SIGTERM, 143, "stopped by SIGTERM"),
+                                             (signal.SIGHUP, 129, "stopped by SIGHUP")])
+def test_ctrl_c_and_termination_exit_128_plus_the_signal_and_leave_nothing(tmp_path, sig, code, said):
     src = tmp_path / "long.mp4"
     make_clip(src, frames=600, size=(96, 64), audio_tracks=0)
     out = tmp_path / "out.mp4"
@@ -318,10 +398,10 @@ def test_ctrl_c_exits_130_and_leaves_nothing(tmp_path):
     while time.monotonic() < deadline and not any(p.name.startswith(".out.") for p in tmp_path.iterdir()):
         time.sleep(0.05)
     time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert err.strip().splitlines()[-1] == "vsr: error: interrupted"
+    assert proc.returncode == code, err
+    assert err.strip().splitlines()[-1] == f"vsr: error: {said}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
 
 
@@ -345,6 +425,68 @@ def test_still_image_with_alpha(tmp_path):
     assert upscale(src, jpg, UpscaleOptions(scale=2), progress=False).output_size == (24, 20)
 
 
+def _png_header(width: int, height: int, *, whole: bool = False) -> bytes:
+    """A PNG that claims `width`×`height` pixels in a few dozen bytes; `whole`: black pixels that
+    are all there (deflate makes a 10000×10000 frame 300 KB)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\0")
+    if whole:
+        deflate, row = zlib.compressobj(9), bytes(3 * width + 1)  # each row: filter 0, then black
+        pixels = b"".join(deflate.compress(row) for _ in range(height)) + deflate.flush()
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def _gif_screen(width: int, height: int) -> bytes:
+    """A GIF of one 1×1 frame on a `width`×`height` logical screen: a few dozen bytes."""
+    import struct
+
+    header = b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + b"\0\0\0\xff\xff\xff"
+    frame = b"," + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02\x44\x01\x00"
+    return header + frame + b";"
+
+
+def test_a_truncated_gif_keeps_the_frames_that_decode(tmp_path):
+    """Pillow's seek raised IndexError on it: `unexpected IndexError`, rc 1."""
+    from PIL import Image
+
+    frames = [Image.new("RGB", (16, 12), (40 * i, 0, 0)) for i in range(5)]
+    whole = tmp_path / "whole.gif"
+    frames[0].save(whole, save_all=True, append_images=frames[1:], duration=100)
+    data = whole.read_bytes()
+    for n, end in enumerate(range(len(data) // 3, len(data) - 2, len(data) // 12)):  # cuts in the later frames
+        cut = tmp_path / f"cut{n}.gif"
+        cut.write_bytes(data[:end])
+        summary = upscale(cut, tmp_path / f"out{n}.gif", UpscaleOptions(scale=2), progress=False)
+        assert 1 <= summary.frames <= 5, end
+
+
+def test_huge_frames_in_tiny_files_are_refused_from_the_header(tmp_path, capsys, monkeypatch):
+    """A 2 KB GIF with an 8000×8000 screen took over 11 GB; PNGs claiming 10000² or more printed
+    Pillow's raw warning or ended in `unexpected DecompressionBombError`."""
+    cases = [(tmp_path / "screen.gif", _gif_screen(8000, 8000), "the output frame of 32000x32000"),
+             (tmp_path / "huge.gif", _gif_screen(65535, 65535), "over the limit"),
+             (tmp_path / "png10k.png", _png_header(10_000, 10_000, whole=True), "the output frame of 40000x40000"),
+             (tmp_path / "png100k.png", _png_header(100_000, 100_000), "over the limit")]
+    for path, data, said in cases:
+        path.write_bytes(data)
+        code, err = _cli(capsys, "upscale", path, tmp_path / f"out{path.suffix}")
+        assert code == 2 and said in err and "--max-pixels" in err and err.count("\n") == 1, (path.name, err)
+        assert "DecompressionBomb" not in err
+    # --max-pixels lifts the pixel limit; what then does not fit in memory is refused too.
+    from vsr.media import limits
+
+    monkeypatch.setattr(limits, "available_memory", lambda: 2**30)
+    code, err = _cli(capsys, "upscale", cases[0][0], tmp_path / "out.gif", "--max-pixels", str(2**31))
+    assert code == 2 and "GiB of memory" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p, _, _ in cases)
+
+
 def test_folder_goes_on_after_a_failure(tmp_path, capsys):
     from PIL import Image
 
@@ -354,13 +496,15 @@ def test_folder_goes_on_after_a_failure(tmp_path, capsys):
     make_clip(folder / "b.mp4", frames=3, audio_tracks=0)
     (folder / "c.mp4").write_text("broken")
     (folder / "notes.txt").write_text("ignored")
+    (folder / "a-bomb.png").write_bytes(_png_header(100_000, 100_000))  # an error vsr did not foresee: stopped the run
     code = main(["upscale", str(folder), str(out), "--quiet", "--json"])
     captured = capsys.readouterr()
     rows = json.loads(captured.out)
-    assert code == 1 and "1 of 3 files failed" in captured.err
+    assert code == 1 and "2 of 4 files failed" in captured.err
     assert captured.err.count("c.mp4: not a media file") == 1  # the failure is on stderr, once, --quiet or not
-    assert [Path(r.get("output", r["input"])).name for r in rows] == ["a.png", "b.mp4", "c.mp4"]
-    assert "error" in rows[2] and "not a media file" in rows[2]["error"]
+    assert [Path(r.get("output", r["input"])).name for r in rows] == ["a-bomb.png", "a.png", "b.mp4", "c.mp4"]
+    assert "error" in rows[3] and "not a media file" in rows[3]["error"]
+    assert "error" in rows[0]
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.mp4"]
     # Without --json: the files done on stdout, the failure on stderr.
     code = main(["upscale", str(folder), str(out), "--overwrite"])

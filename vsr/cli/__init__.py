@@ -1,5 +1,6 @@
 """The `vsr` command. Commands only parse, call the library and print; errors become one line
-`vsr: error: …` with the error's exit code (2 bad input or usage, 1 runtime, 130 Ctrl-C).
+`vsr: error: …` with the error's exit code (2 bad input or usage, 1 runtime, 130 Ctrl-C, 143 SIGTERM,
+129 SIGHUP).
 
 One module per command group; the app is assembled here, explicitly, so importing a command
 module registers nothing.
@@ -8,7 +9,9 @@ module registers nothing.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -53,8 +56,52 @@ def _root(
     """Video, GIF and image super-resolution."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the program is, so it unwinds as from Ctrl-C: temporary
+    files removed, a training run's checkpoint saved, workers stopped."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+# SIGHUP does not exist on Windows.
+_STOPPING = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None)
+
+
+_received: list[int] = []  # the stopping signals this run got: Typer may turn the exception into code 130
+
+
+def _terminate(signum: int, frame: object) -> None:
+    _received.append(signum)
+    raise Terminated(signum)
+
+
+def _interrupted(exc: BaseException | None) -> int:
+    """One line for Ctrl-C, SIGTERM or SIGHUP; the exit code 128 + the signal."""
+    if _received:
+        signum = _received[0]
+        return _fail(f"stopped by {signal.Signals(signum).name}", 128 + signum, exc)
+    return _fail("interrupted", 130, exc)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code, turning every expected failure into one line."""
+    """Run the CLI and return its exit code, turning every expected failure into one line.
+    SIGTERM and SIGHUP stop it as Ctrl-C does, with exit code 128 + the signal's number."""
+    _received.clear()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # Python takes signals there only
+        for s in _STOPPING:
+            if signal.getsignal(s) is not signal.SIG_IGN:  # under nohup SIGHUP stays ignored
+                previous[s] = signal.signal(s, _terminate)
+    try:
+        return _main(argv)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _main(argv: list[str] | None) -> int:
     command = typer.main.get_command(app)
     argv = sys.argv[1:] if argv is None else argv
     if not argv:  # a bare `vsr` is a request for help, not a usage error
@@ -64,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         code = exc.exit_code
     except (typer.Abort, KeyboardInterrupt) as exc:  # click turns Ctrl-C in a prompt into Abort
-        return _fail("interrupted", 130, exc)
+        return _interrupted(exc)
     except VsrError as exc:
         return _fail(str(exc), exc.exit_code, exc)
     except Exception as exc:
@@ -77,12 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"unexpected {type(exc).__name__}: {exc} (set VSR_DEBUG=1 for the traceback)", 1, exc)
     # Typer turns Ctrl-C inside a command into exit code 130, returned rather than raised here.
     if code == 130:
-        print("vsr: error: interrupted", file=sys.stderr)
+        return _interrupted(None)
     return code if isinstance(code, int) else 0
 
 
-def _fail(message: str, code: int, exc: BaseException) -> int:
-    if os.environ.get("VSR_DEBUG") == "1":
+def _fail(message: str, code: int, exc: BaseException | None) -> int:
+    if exc is not None and os.environ.get("VSR_DEBUG") == "1":
         import traceback
 
         traceback.print_exception(exc)

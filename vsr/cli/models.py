@@ -59,6 +59,6 @@ def models_convert(
 
     if dst.suffix != ".safetensors":
         raise OutputError(f"{dst}: the output must be a .safetensors file")
-    check_output(dst, overwrite=overwrite)
+    check_output(dst, overwrite=overwrite, input_path=src)
     model = convert_model(src, dst, name=name, source=source, licence=licence, half=fp16)
     typer.echo(f"wrote {dst} ({model.arch} x{model.scale}, {model.num_parameters} parameters)")

@@ -18,10 +18,13 @@ ResumeOption = Annotated[bool, typer.Option("--resume", help="Continue the run f
 
 
 def _print_run(summary: dict[str, Any], as_json: bool, quiet: bool) -> None:
+    from vsr.train.trainer import GENERATOR_NAMES
+
     first, last = summary["initial"], summary["final"]
     report(summary, as_json=as_json, quiet=quiet, lines=lambda: [
         f"{summary['export']}: {summary['steps']} steps in {summary['seconds']:.0f} s; validation PSNR-Y "
-        f"{first['psnr']:.2f} → {last['psnr']:.2f} dB, SSIM-Y {first['ssim']:.4f} → {last['ssim']:.4f}"])
+        f"{first['psnr']:.2f} → {last['psnr']:.2f} dB, SSIM-Y {first['ssim']:.4f} → {last['ssim']:.4f} "
+        f"({GENERATOR_NAMES[summary['generator']]})"])
 
 
 def _options(values: dict[str, Any], *skip: str) -> dict[str, Any]:
@@ -53,6 +56,10 @@ TRAINING_OPTIONS = {
     "degrade_jpeg": Annotated[str | None, typer.Option(help="JPEG quality: V or A:B.")],
     "degrade_crf": Annotated[str | None, typer.Option(
         help="H.264 (libx264) CRF, V or A:B: match the streams you will upscale.")],
+    "temporal_weight": Annotated[float | None, typer.Option(
+        help="Train against flicker: the loss on how the output changes between neighbouring video frames "
+        "against how the truth does, at this weight; 1 is the recommended strength, 0 off. Inference stays "
+        "frame by frame, at no cost [0].")],
     "gan_steps": Annotated[int | None, typer.Option(help="GAN-phase steps after the pixel-loss phase [0].")],
     "pixel_loss": Annotated[str | None, typer.Option(help="l1, mse or charbonnier [l1].")],
     "pixel_weight": Annotated[float | None, typer.Option(help="Pixel-loss weight in the GAN phase [1.0].")],
@@ -74,7 +81,12 @@ TRAINING_OPTIONS = {
     "lr_milestones": Annotated[str | None, typer.Option(
         help="multistep: steps into each phase, comma-separated, e.g. 50000,100000.")],
     "lr_gamma": Annotated[float | None, typer.Option(help="multistep: the factor at each milestone [0.5].")],
-    "ema": Annotated[float | None, typer.Option(help="Decay of the generator's moving average, 0 = off [0.999; finetune 0.99].")],
+    "ema": Annotated[float | None, typer.Option(
+        help="Decay of the generator's moving average (warmed up over the first steps), 0 = off "
+        "[0.999; finetune 0.99].")],
+    "export_generator": Annotated[str | None, typer.Option(
+        help="What the export holds: ema (the moving average), raw (the last step's weights) or auto "
+        "(the better on validation PSNR) [auto].")],
     "val_every": Annotated[int | None, typer.Option(help="Validate every N steps [500; finetune 50].")],
     "checkpoint_every": Annotated[int | None, typer.Option(help="Save a checkpoint every N steps [500; finetune 100].")],
     "seed": Annotated[int | None, typer.Option(help="Random seed: same seed, same data and options → same weights [0].")],
@@ -117,6 +129,9 @@ def train_command(
     activation: Annotated[str | None, typer.Option(help="compact: prelu, relu or leakyrelu [prelu].")] = None,
     batch_norm: Annotated[bool | None, typer.Option(
         "--batch-norm/--no-batch-norm", help="srresnet: BatchNorm as in SRGAN [on].")] = None,
+    base: Annotated[str | None, typer.Option(
+        help="srresnet, rrdb: bicubic (learn the residual over the bicubic upscale; starts as bicubic) or none "
+             "(the published network) [bicubic].")] = None,
     pretrain_steps: Annotated[int | None, typer.Option(help="Pixel-loss steps before the GAN phase [1000].")] = None,
     name: Annotated[str | None, typer.Option(help="The exported model's name [the --out folder's name].")] = None,
     export: Annotated[Path | None, typer.Option(help="Where to write the model [OUT/NAME.safetensors].")] = None,

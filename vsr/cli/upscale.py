@@ -21,6 +21,7 @@ from vsr.cli.common import (
     report,
 )
 from vsr.media.animated import DEFAULT_DITHER, Dither, GifPalette
+from vsr.media.limits import DEFAULT_MAX_PIXELS
 from vsr.models import DEFAULT_MODEL
 from vsr.pipeline.options import DEFAULT_SEGMENT_SECONDS, ExecutorName
 
@@ -61,6 +62,9 @@ def upscale_command(
         help="Where segments are kept until the output is whole (default: hidden beside the output).")] = None,
     no_resume: Annotated[bool, typer.Option(
         "--no-resume", help="Start afresh even where an interrupted run of this job left finished segments.")] = False,
+    max_pixels: Annotated[int, typer.Option(
+        help="The largest frame, input or output, in pixels; larger files are refused from their header, before "
+             "anything is decoded.")] = DEFAULT_MAX_PIXELS,
     overwrite: OverwriteOption = False,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
@@ -84,6 +88,7 @@ def upscale_command(
         video=VideoEncoding(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=not no_audio),
         image=ImageEncoding(gif_palette=gif_palette, dither=dither, quality=quality, background=background),
         temporal_blend=temporal_blend,
+        max_pixels=max_pixels,
         execution=ExecutionOptions(segment_seconds=segment_seconds, workers=workers, executor=executor,
                                    ray_address=ray_address, work_dir=work_dir, resume=not no_resume),
     )

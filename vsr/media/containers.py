@@ -4,6 +4,7 @@ audio and subtitle codecs a container can carry as they are."""
 
 from __future__ import annotations
 
+import io
 from fractions import Fraction
 from pathlib import Path
 
@@ -95,6 +96,33 @@ def encoder_options(crf: int | None, preset: str | None) -> dict[str, str]:
     if preset is not None:
         options["preset"] = preset
     return options
+
+
+# The CRF scale each encoder has (x264 and x265 clamp anything above without a word; 10-bit x264
+# runs to 63). Encoders not listed are left to say what they accept when opened.
+_CRF_MAX = {"libx264": 51, "libx265": 51, "libvpx": 63, "libvpx-vp9": 63, "libaom-av1": 63, "libsvtav1": 63}
+
+
+def check_crf(codec: str, crf: int | None, pix_fmt: str) -> None:
+    top = _CRF_MAX.get(codec)
+    if codec == "libx264" and colour.is_high_depth(pix_fmt):
+        top = 63
+    if crf is not None and top is not None and crf > top:
+        raise InputError(f"--crf {crf}: {codec} takes 0 to {top} (lower is better quality)")
+
+
+def check_muxer(path: Path, codec: str) -> None:
+    """Whether the output's container can hold a `codec` video stream, asked of the muxer before
+    any work (an .mp4 cannot hold gif, a .webm cannot hold libx264)."""
+    name = format_for(path)
+    if name is None:
+        return
+    with av.open(io.BytesIO(), "w", format=name) as probe:
+        try:
+            probe.add_stream(codec, rate=25)
+        except ValueError as exc:
+            raise InputError(f"{path.name}: a {path.suffix.lower()} file cannot hold {codec} video; "
+                             f"choose another --codec or output name") from exc
 
 
 def check_encoder(codec: str, *, width: int, height: int, pix_fmt: str, options: dict[str, str]) -> None:

@@ -111,11 +111,11 @@ def holds_alpha(path: Path) -> bool:
 class ImageSink:
     """One frame in, an image file out, written at `finish`."""
 
-    def __init__(self, path: Path, spec: ImageSinkSpec) -> None:
+    def __init__(self, path: Path, spec: ImageSinkSpec, *, replace: bool = True) -> None:
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             raise OutputError(f"{path}: unknown image format {path.suffix or '(none)'}; "
                               f"use one of {', '.join(IMAGE_FORMATS)}")
-        self.path, self.spec = path, spec
+        self.path, self.spec, self.replace = path, spec, replace
         self._frame: RgbFrame | None = None
 
     def write(self, frame: Frame) -> None:
@@ -132,7 +132,7 @@ class ImageSink:
         rgb, alpha = self._frame.rgb, self._frame.alpha
         if alpha is not None and not holds_alpha(self.path):
             rgb, alpha = composite(rgb, alpha, self.spec.background), None
-        write_image(self.path, rgb, alpha, self.spec.carry, quality=self.spec.quality)
+        write_image(self.path, rgb, alpha, self.spec.carry, quality=self.spec.quality, replace=self.replace)
         return SinkReport(self.path, 1, self.path.stat().st_size)
 
     def abort(self) -> None:
@@ -140,7 +140,7 @@ class ImageSink:
 
 
 def write_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None, carry: Mapping[str, Any], *,
-                quality: int = DEFAULT_QUALITY) -> None:
+                quality: int = DEFAULT_QUALITY, replace: bool = True) -> None:
     fmt = IMAGE_FORMATS[path.suffix.lower()]
     im = Image.fromarray(rgb)
     if alpha is not None and fmt not in _NO_ALPHA:
@@ -148,5 +148,5 @@ def write_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None, carry: Ma
     options = dict(carry)
     if fmt in ("JPEG", "WEBP"):
         options["quality"] = quality
-    with atomic_write(path) as tmp:
+    with atomic_write(path, replace=replace) as tmp:
         im.save(tmp, format=fmt, **options)

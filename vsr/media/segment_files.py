@@ -96,14 +96,14 @@ def decode_timestamps(pts: Sequence[int]) -> list[int]:
 
 
 def join_segments(output: Path, segments: Sequence[Path], spec: VideoSinkSpec, source: VideoInfo,
-                  copy: Sequence[int] = (), *, scratch: Path | None = None) -> SinkReport:
+                  copy: Sequence[int] = (), *, scratch: Path | None = None, replace: bool = False) -> SinkReport:
     """The segments' video packets, in order and with their exact timestamps, and the `copy`
     streams of the source (audio, subtitles) packet for packet, muxed into `output` atomically
     (through `scratch`, if given). Container and stream metadata, rotation and the video's timing
-    come from the source."""
+    come from the source; a file found at `output` is replaced only with `replace`."""
     timings = [read_timing(s, spec.time_base) for s in segments]
     dts = decode_timestamps([p[0] for timing in timings for p in timing])
-    target = AtomicFile(output, scratch)
+    target = AtomicFile(output, scratch, replace=replace)
     container: av.container.OutputContainer | None = None
     try:
         container = av.open(str(target.tmp), mode="w", format=containers.format_for(output))

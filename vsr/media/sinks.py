@@ -17,28 +17,28 @@ from vsr.media.kinds import OutputKind
 from vsr.media.video_sink import VideoSink, VideoSinkSpec
 
 SinkSpec = VideoSinkSpec | AnimationSinkSpec | ImageSinkSpec
-SinkFactory = Callable[[Path, SinkSpec, Sequence[av.stream.Stream]], FrameSink]
+SinkFactory = Callable[[Path, SinkSpec, Sequence[av.stream.Stream], bool], FrameSink]
 
 
-def _video(path: Path, spec: SinkSpec, copy_streams: Sequence[av.stream.Stream]) -> FrameSink:
+def _video(path: Path, spec: SinkSpec, copy_streams: Sequence[av.stream.Stream], replace: bool) -> FrameSink:
     if not isinstance(spec, VideoSinkSpec):
         raise TypeError(f"a video sink needs a VideoSinkSpec, not {type(spec).__name__}")
-    return VideoSink(path, spec, copy_streams)
+    return VideoSink(path, spec, copy_streams, replace=replace)
 
 
 def _animated(writer: type[AnimatedWriter]) -> SinkFactory:
-    def open_writer(path: Path, spec: SinkSpec, copy_streams: Sequence[av.stream.Stream]) -> FrameSink:
+    def open_writer(path: Path, spec: SinkSpec, copy_streams: Sequence[av.stream.Stream], replace: bool) -> FrameSink:
         if not isinstance(spec, AnimationSinkSpec):
             raise TypeError(f"{writer.__name__} needs an AnimationSinkSpec, not {type(spec).__name__}")
-        return writer(path, spec)
+        return writer(path, spec, replace=replace)
 
     return open_writer
 
 
-def _image(path: Path, spec: SinkSpec, copy_streams: Sequence[av.stream.Stream]) -> FrameSink:
+def _image(path: Path, spec: SinkSpec, copy_streams: Sequence[av.stream.Stream], replace: bool) -> FrameSink:
     if not isinstance(spec, ImageSinkSpec):
         raise TypeError(f"an image sink needs an ImageSinkSpec, not {type(spec).__name__}")
-    return ImageSink(path, spec)
+    return ImageSink(path, spec, replace=replace)
 
 
 SINKS: dict[OutputKind, SinkFactory] = {
@@ -50,7 +50,8 @@ SINKS: dict[OutputKind, SinkFactory] = {
 }
 
 
-def open_sink(kind: OutputKind, path: Path, spec: SinkSpec,
-              copy_streams: Sequence[av.stream.Stream] = ()) -> FrameSink:
-    """The writer for `kind`, writing to a temporary file beside `path` until it finishes."""
-    return SINKS[kind](path, spec, copy_streams)
+def open_sink(kind: OutputKind, path: Path, spec: SinkSpec, copy_streams: Sequence[av.stream.Stream] = (), *,
+              replace: bool = False) -> FrameSink:
+    """The writer for `kind`, writing to a temporary file beside `path` until it finishes; it
+    replaces a file found at `path` then only with `replace`."""
+    return SINKS[kind](path, spec, copy_streams, replace)

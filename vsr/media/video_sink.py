@@ -45,9 +45,10 @@ class VideoSink:
     `copy_streams` are the input streams to carry over (vsr.media.stream_copy).
     """
 
-    def __init__(self, path: Path, spec: VideoSinkSpec, copy_streams: Sequence[av.stream.Stream] = ()) -> None:
+    def __init__(self, path: Path, spec: VideoSinkSpec, copy_streams: Sequence[av.stream.Stream] = (), *,
+                 replace: bool = True) -> None:
         self.path, self.spec = path, spec
-        self.target = AtomicFile(path)
+        self.target = AtomicFile(path, replace=replace)
         self.frames = 0
         self.shifted = 0  # frames moved one tick later because they shared a timestamp
         self.warnings: list[str] = []

@@ -109,6 +109,12 @@ def _hints(metadata: Mapping[str, str]) -> dict[str, Any]:
 def model_from_weights(weights: Any, metadata: Mapping[str, str], *, name: str) -> Model:
     """Detect, build and load a network from a checkpoint object and its file metadata."""
     sd = canonical_state_dict(weights)
+    # A NaN weight makes every output pixel NaN (an all-black video), which would look like a
+    # half-precision overflow at run time; say what it is at load instead.
+    broken = [k for k, v in sd.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if broken:
+        raise ModelError(f"model {name}: the weights hold NaN or infinite values ({', '.join(broken[:3])}"
+                         f"{', …' if len(broken) > 3 else ''}); the file is damaged, or its training diverged")
     spec, hp = registry.detect(sd, _hints(metadata))
     stated = metadata.get("arch")
     if stated and stated != spec.name:

@@ -95,6 +95,7 @@ def _detect_rrdb(sd: StateDict, hints: Mapping[str, Any]) -> Hyperparameters | N
         "num_feat": sd["conv_first.weight"].shape[0],
         "num_block": len(indices(sd, r"body\.(\d+)\.rdb1\.conv1\.weight")),
         "num_grow_ch": sd["body.0.rdb1.conv1.weight"].shape[0],
+        "base": hints.get("base", "none"),  # weight-free: only the file's metadata can say
     }
 
 
@@ -113,6 +114,8 @@ def _detect_srresnet(sd: StateDict, hints: Mapping[str, Any]) -> Hyperparameters
         "scale": scale,
         "kernel_size": sd["conv_first.weight"].shape[-1],
         "batch_norm": "bn_body.weight" in sd,
+        # A skip from the bicubic upscale has no weights: only the file's metadata can say so.
+        "base": hints.get("base", "none"),
     }
 
 
@@ -151,9 +154,10 @@ ARCHITECTURES: tuple[ArchSpec, ...] = (
         detect=_detect_rrdb,
         pad_multiple=lambda hp: UNSHUFFLE_FACTOR[hp["scale"]],
         examples=(
-            {"num_in_ch": 3, "num_out_ch": 3, "scale": 4, "num_feat": 8, "num_block": 2, "num_grow_ch": 4},
-            {"num_in_ch": 3, "num_out_ch": 3, "scale": 2, "num_feat": 6, "num_block": 1, "num_grow_ch": 3},
-            {"num_in_ch": 3, "num_out_ch": 3, "scale": 1, "num_feat": 4, "num_block": 1, "num_grow_ch": 2},
+            {"num_in_ch": 3, "num_out_ch": 3, "scale": 4, "num_feat": 8, "num_block": 2, "num_grow_ch": 4, "base": "none"},
+            {"num_in_ch": 3, "num_out_ch": 3, "scale": 2, "num_feat": 6, "num_block": 1, "num_grow_ch": 3,
+             "base": "bicubic"},
+            {"num_in_ch": 3, "num_out_ch": 3, "scale": 1, "num_feat": 4, "num_block": 1, "num_grow_ch": 2, "base": "none"},
         ),
     ),
     ArchSpec(
@@ -162,10 +166,14 @@ ARCHITECTURES: tuple[ArchSpec, ...] = (
         build=SRResNet,
         detect=_detect_srresnet,
         examples=(
-            {"num_in_ch": 3, "num_out_ch": 3, "num_feat": 8, "num_block": 2, "scale": 4, "kernel_size": 9, "batch_norm": True},
-            {"num_in_ch": 3, "num_out_ch": 3, "num_feat": 4, "num_block": 1, "scale": 3, "kernel_size": 9, "batch_norm": False},
-            {"num_in_ch": 3, "num_out_ch": 3, "num_feat": 4, "num_block": 1, "scale": 8, "kernel_size": 3, "batch_norm": True},
-            {"num_in_ch": 3, "num_out_ch": 3, "num_feat": 4, "num_block": 3, "scale": 2, "kernel_size": 9, "batch_norm": False},
+            {"num_in_ch": 3, "num_out_ch": 3, "num_feat": 8, "num_block": 2, "scale": 4, "kernel_size": 9, "batch_norm": True,
+             "base": "none"},
+            {"num_in_ch": 3, "num_out_ch": 3, "num_feat": 4, "num_block": 1, "scale": 3, "kernel_size": 9, "batch_norm": False,
+             "base": "none"},
+            {"num_in_ch": 3, "num_out_ch": 3, "num_feat": 4, "num_block": 1, "scale": 8, "kernel_size": 3, "batch_norm": True,
+             "base": "none"},
+            {"num_in_ch": 3, "num_out_ch": 3, "num_feat": 4, "num_block": 3, "scale": 2, "kernel_size": 9, "batch_norm": False,
+             "base": "bicubic"},
         ),
     ),
     ArchSpec(

@@ -16,6 +16,7 @@ from typing import Literal, get_args
 
 from vsr.errors import InputError
 from vsr.media.animated import DEFAULT_DITHER, DITHERS, GIF_PALETTES, Dither, GifPalette
+from vsr.media.limits import DEFAULT_MAX_PIXELS
 from vsr.models import DEFAULT_MODEL
 from vsr.runtime import (
     BACKENDS,
@@ -152,9 +153,12 @@ class UpscaleOptions:
     image: ImageEncoding = field(default_factory=ImageEncoding)
     temporal_blend: float = 0.0  # 0 = off; up to 0.9: blend with the previous output where nothing moved
     execution: ExecutionOptions = field(default_factory=ExecutionOptions)
+    max_pixels: int = DEFAULT_MAX_PIXELS  # per frame, input or output; larger files are refused from the header
 
     def __post_init__(self) -> None:
         if self.scale is not None and not (math.isfinite(self.scale) and self.scale > 0):
             raise InputError(f"invalid --scale {self.scale:g}: must be positive and finite")
+        if self.max_pixels < 1:
+            raise InputError(f"invalid --max-pixels {self.max_pixels}: must be at least 1")
         if not 0 <= self.temporal_blend < 1:
             raise InputError(f"invalid --temporal-blend {self.temporal_blend:g}: 0 (off) up to, not including, 1")

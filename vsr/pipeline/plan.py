@@ -4,6 +4,7 @@ the output size, which streams are copied, and the warnings that are known up fr
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +19,7 @@ from vsr.media.animated.writer import AnimationSinkSpec, PaletteMode, check_size
 from vsr.media.colour import RGB_SOURCE
 from vsr.media.image import DEFAULT_QUALITY, ImageInfo, ImageSinkSpec, holds_alpha, probe_image
 from vsr.media.kinds import ANIMATED_OUTPUTS, ANIMATED_SUFFIXES, IMAGE_FORMATS, IMAGE_SUFFIXES, OutputKind, is_image, suffix
+from vsr.media.limits import DEFAULT_MAX_PIXELS, check_memory, check_pixels, pillow_limit
 from vsr.media.sinks import SinkSpec
 from vsr.media.sources import InputInfo
 from vsr.media.video_sink import VideoSinkSpec
@@ -37,6 +39,7 @@ class Plan:
     pix_fmt: str
     copy_streams: tuple[int, ...] = ()  # input stream indices carried over
     warnings: tuple[str, ...] = ()
+    overwrite: bool = False  # publishing may replace a file at `output` (else it refuses to)
 
     @property
     def input(self) -> Path:
@@ -53,18 +56,22 @@ class Plan:
         return self.info.frames
 
 
-def probe_input(path: Path, output: Path) -> InputInfo:
+def probe_input(path: Path, output: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> InputInfo:
     """The input's description, read before any work: a video, an animation (also a still image
-    going to .gif or .apng), or a still image."""
+    going to .gif or .apng), or a still image. Frames over `max_pixels` are refused from the
+    header, before anything is decoded."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder; upscale a folder with vsr.upscale_folder")
+    info: InputInfo
     if suffix(path) in IMAGE_SUFFIXES | ANIMATED_SUFFIXES:
-        if is_animated(path) or suffix(output) in (".gif", ".apng"):
-            return probe_animation(path)
-        return probe_image(path)
-    return probe_video(path)
+        with pillow_limit(path, max_pixels):
+            info = probe_animation(path) if is_animated(path) or suffix(output) in (".gif", ".apng") else probe_image(path)
+    else:
+        info = probe_video(path)
+    check_pixels(path, "a frame", info.width, info.height, max_pixels)
+    return info
 
 
 def scaled(width: int, height: int, scale: float) -> tuple[int, int]:
@@ -87,14 +94,21 @@ def check_output_kind(info: InputInfo, output: Path, options: UpscaleOptions) ->
     containers.default_codec(output)  # an unknown container is refused here
 
 
-def make_plan(info: InputInfo, output: Path, options: UpscaleOptions, scale: float) -> Plan:
-    """What upscaling `info` by `scale` into `output` takes; refuses what cannot be written."""
+def make_plan(info: InputInfo, output: Path, options: UpscaleOptions, scale: float, *,
+              overwrite: bool = False) -> Plan:
+    """What upscaling `info` by `scale` into `output` takes; refuses what cannot be written.
+    `overwrite`: the output may replace a file found there when it is published."""
     check_output_kind(info, output, options)
+    out_size = scaled(info.width, info.height, scale)
+    check_pixels(output, "the output frame", *out_size, options.max_pixels)
+    check_memory(output, *out_size)
     if isinstance(info, VideoInfo):
-        return _plan_video(info, output, options, scale)
-    if isinstance(info, AnimationInfo):
-        return _plan_animation(info, output, options, scale)
-    return _plan_image(info, output, options, scale)
+        plan = _plan_video(info, output, options, scale)
+    elif isinstance(info, AnimationInfo):
+        plan = _plan_animation(info, output, options, scale)
+    else:
+        plan = _plan_image(info, output, options, scale)
+    return dataclasses.replace(plan, overwrite=overwrite)
 
 
 @dataclass(frozen=True)
@@ -112,6 +126,14 @@ def _video_encoder(output: Path, video: VideoEncoding, *, source_pix_fmt: str, s
         codec = av.Codec(codec_name, "w")
     except (av.error.FFmpegError, ValueError) as exc:
         raise InputError(f"unknown encoder --codec {codec_name!r}") from exc
+    if video.pix_fmt is not None:
+        try:
+            av.VideoFormat(video.pix_fmt)
+        except ValueError as exc:
+            raise InputError(f"--pix-fmt {video.pix_fmt}: not a pixel format FFmpeg knows "
+                             f"(e.g. yuv420p, yuv420p10le, yuv444p)") from exc
+    if codec.type == "video":
+        containers.check_muxer(output, codec_name)
     out_fmt = containers.choose_pix_fmt(codec, video.pix_fmt or source_pix_fmt)
     if video.pix_fmt and out_fmt != video.pix_fmt:
         raise InputError(f"--pix-fmt {video.pix_fmt}: {codec_name} cannot encode it")
@@ -121,6 +143,7 @@ def _video_encoder(output: Path, video: VideoEncoding, *, source_pix_fmt: str, s
     out_size = containers.even_size(*size, out_fmt)
     if out_size != size:
         warnings.append(f"output size {size[0]}x{size[1]} rounded to {out_size[0]}x{out_size[1]} for {out_fmt}")
+    containers.check_crf(codec_name, video.crf, out_fmt)
     containers.check_encoder(codec_name, width=out_size[0], height=out_size[1], pix_fmt=out_fmt,
                              options=containers.encoder_options(video.crf, video.preset))
     return _Encoder(codec_name, out_fmt, out_size, tuple(warnings))

@@ -145,7 +145,7 @@ def run_plan(plan: Plan, engine: Engine, options: UpscaleOptions, *, progress: b
     start = time.perf_counter()
     with open_source(plan.info, copy=plan.copy_streams, planes_for=route.planes_for) as source:
         process = route.process(engine)
-        sink = open_sink(plan.kind, plan.output, plan.sink_spec, source.copy_streams)
+        sink = open_sink(plan.kind, plan.output, plan.sink_spec, source.copy_streams, replace=plan.overwrite)
         try:
             report = runner.run(source, sink, process, batch=engine.batch, progress=progress, on_frame=on_frame)
         finally:  # what was found is said, once, also when the run failed

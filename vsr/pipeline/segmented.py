@@ -138,7 +138,7 @@ class VideoJob:
             raise InputError(f"{plan.input}: changed while it was being upscaled; run the same command again")
         paths = [segment_file(self.work, s["index"]) for s in self.manifest.segments]
         report = join_segments(plan.output, paths, plan.sink_spec, plan.info, plan.copy_streams,
-                               scratch=manifests.join_file(plan.output))
+                               scratch=manifests.join_file(plan.output), replace=plan.overwrite)
         manifests.clear(self.work)
         done = [s["done"] for s in self.manifest.segments]
         warnings = tuple(dict.fromkeys([*plan.warnings, *(w for d in done for w in d["warnings"]), *report.warnings]))
@@ -172,10 +172,10 @@ def resolve_run(options: UpscaleOptions, executor: Executor) -> Resolved:
 
 
 def prepare_video(info: VideoInfo, output: Path, options: UpscaleOptions, model: Model, segments: list[Segment],
-                  resolved: Resolved) -> VideoJob:
+                  resolved: Resolved, *, overwrite: bool) -> VideoJob:
     """The plan, and the work folder's manifest: the finished segments of an interrupted run of
     the same job are kept (and said so), anything else starts afresh (and says why)."""
-    plan = make_plan(info, output, options, output_scale(options, model))
+    plan = make_plan(info, output, options, output_scale(options, model), overwrite=overwrite)
     execution = options.execution
     work = manifests.work_dir(output, execution.work_dir)
     identity = _identity(info.path)
@@ -240,10 +240,10 @@ class Entry:
 
 
 def run_video(info: VideoInfo, output: Path, options: UpscaleOptions, model: Model, segments: list[Segment], *,
-              progress: bool) -> Summary:
+              overwrite: bool, progress: bool) -> Summary:
     """One video in segments, resumable; the first error stops it."""
-    [summary] = _run([Entry(info.path, info, output, segments)], options, model, overwrite=False, progress=progress,
-                     keep_going=False)
+    [summary] = _run([Entry(info.path, info, output, segments)], options, model, overwrite=overwrite,
+                     progress=progress, keep_going=False)
     assert isinstance(summary, Summary)
     return summary
 
@@ -293,7 +293,8 @@ def _run(entries: Sequence[Entry], options: UpscaleOptions, model: Model, *, ove
                 assert isinstance(entry.info, VideoInfo) and resolved is not None
                 try:
                     claims.enter_context(manifests.claim(entry.output))
-                    videos[n] = prepare_video(entry.info, entry.output, options, model, segments, resolved)
+                    videos[n] = prepare_video(entry.info, entry.output, options, model, segments, resolved,
+                                              overwrite=overwrite)
                     jobs += videos[n].jobs(n)
                 except VsrError as exc:
                     fail(n, exc)

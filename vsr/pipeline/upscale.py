@@ -7,6 +7,8 @@ then run one stream (vsr.pipeline.run) or, for a long video, segments over worke
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 from vsr.atomic import check_output
@@ -19,6 +21,8 @@ from vsr.pipeline.options import UpscaleOptions
 from vsr.pipeline.plan import check_output_kind, make_plan, probe_input
 from vsr.pipeline.run import FileFailure, FolderReport, Summary, build_engine, output_scale, run_plan
 from vsr.pipeline.segmented import cut, devices, run_folder, run_video
+
+log = logging.getLogger(__name__)
 
 
 def upscale(input: str | Path, output: str | Path, options: UpscaleOptions | None = None, *,
@@ -34,20 +38,23 @@ def upscale(input: str | Path, output: str | Path, options: UpscaleOptions | Non
     options = options or UpscaleOptions()
     from vsr.models.catalogue import load_model
 
-    info = probe_input(Path(input), Path(output))
+    info = probe_input(Path(input), Path(output), options.max_pixels)
     check_output(Path(output), overwrite=overwrite, input_path=Path(input))
     check_output_kind(info, Path(output), options)
-    return upscale_file(info, Path(output), options, load_model(options.runtime.model), progress=progress)
+    return upscale_file(info, Path(output), options, load_model(options.runtime.model), overwrite=overwrite,
+                        progress=progress)
 
 
-def upscale_file(info: InputInfo, output: Path, options: UpscaleOptions, model: Model, *, progress: bool) -> Summary:
+def upscale_file(info: InputInfo, output: Path, options: UpscaleOptions, model: Model, *, overwrite: bool,
+                 progress: bool) -> Summary:
     """A probed input whose output was checked: in segments where it is a long video (or Ray
-    was asked for), else as one stream in this process."""
+    was asked for), else as one stream in this process. Without `overwrite`, a file that
+    appears at `output` meanwhile is not replaced: the run fails instead."""
     segments = cut(info, output, options)
     if segments is not None and (len(segments) > 1 or options.execution.executor == "ray"):
         assert isinstance(info, VideoInfo)  # only videos are cut
-        return run_video(info, output, options, model, segments, progress=progress)
-    plan = make_plan(info, output, options, output_scale(options, model))
+        return run_video(info, output, options, model, segments, overwrite=overwrite, progress=progress)
+    plan = make_plan(info, output, options, output_scale(options, model), overwrite=overwrite)
     return run_plan(plan, build_engine(model, plan, options), options, progress=progress)
 
 
@@ -76,12 +83,12 @@ def upscale_folder(input: str | Path, output: str | Path, options: UpscaleOption
     for path in files:
         target = output_dir / path.name
         try:
-            info = probe_input(path, target)
+            info = probe_input(path, target, options.max_pixels)
             check_output(target, overwrite=overwrite, input_path=path)
             check_output_kind(info, target, options)
             probed.append((path, info, target))
-        except VsrError as exc:  # reported in the folder's report, once
-            probed.append((path, exc, target))
+        except Exception as exc:  # reported in the folder's report, once; the other files go on
+            probed.append((path, as_failure(exc), target))
     execution = options.execution
     if execution.executor == "ray" or (execution.workers or len(devices(options))) > 1:
         results = run_folder(probed, options, model, overwrite=overwrite, progress=progress)
@@ -91,7 +98,17 @@ def upscale_folder(input: str | Path, output: str | Path, options: UpscaleOption
             try:
                 if isinstance(found, VsrError):
                     raise found
-                results.append(upscale_file(found, target, options, model, progress=progress))
-            except VsrError as exc:
-                results.append(FileFailure(input=str(path), error=str(exc)))
+                results.append(upscale_file(found, target, options, model, overwrite=overwrite, progress=progress))
+            except Exception as exc:  # one file's failure, whatever it is, stops only that file
+                results.append(FileFailure(input=str(path), error=str(as_failure(exc))))
     return FolderReport(input=str(input_dir), output=str(output_dir), files=tuple(results))
+
+
+def as_failure(exc: Exception) -> VsrError:
+    """What a folder run reports for a file that failed: its error, or for an error vsr did not
+    foresee (a bug, or a library's own), one line naming it; the traceback under VSR_DEBUG=1."""
+    if isinstance(exc, VsrError):
+        return exc
+    if os.environ.get("VSR_DEBUG") == "1":
+        log.exception("unexpected error")
+    return VsrError(f"unexpected {type(exc).__name__}: {exc}")

@@ -139,10 +139,10 @@ class Worker:
         from vsr.pipeline.plan import check_output_kind
 
         options = self._options(job.options)
-        info = probe_input(job.input, job.output)
+        info = probe_input(job.input, job.output, options.max_pixels)
         check_output(job.output, overwrite=job.overwrite, input_path=job.input)
         check_output_kind(info, job.output, options)
-        plan = make_plan(info, job.output, options, output_scale(options, self.model))
+        plan = make_plan(info, job.output, options, output_scale(options, self.model), overwrite=job.overwrite)
         summary = run_plan(plan, self._engine(plan, options), options, progress=False, on_frame=on_frames,
                            say_warnings=False)
         return JobResult(job.key, summary.frames, summary.warnings, summary.backend, summary.precision,

@@ -1,4 +1,5 @@
-"""Quality metrics as the super-resolution literature computes them, plus flicker and BD-rate.
+"""Quality metrics as the super-resolution literature computes them, plus flicker, sharpness
+(gradient energy) and BD-rate.
 
 PSNR and SSIM are on the BT.601 luma of 8-bit RGB, Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255,
 with `crop` pixels (the scale) removed from every border, as BasicSR and the papers do. SSIM uses
@@ -65,6 +66,18 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
 
 def ssim_y(sr: np.ndarray, hr: np.ndarray, crop: int = 0) -> float:
     return ssim(_crop(y_channel(sr), crop), _crop(y_channel(hr), crop))
+
+
+def gradient_energy(sr: np.ndarray, hr: np.ndarray, crop: int = 0) -> float:
+    """Sharpness: the output's mean squared luma gradient (forward differences, both directions) as
+    a fraction of the truth's. Blur removes the high frequencies this counts, so a pixel-loss
+    model's regression to the mean reads below 1 and restored texture moves it towards 1; above 1
+    is detail the truth does not have (ringing, noise, hallucinated texture). PSNR and SSIM cannot
+    tell a sharper output from a blurrier one that is as far from the truth."""
+    def energy(y: np.ndarray) -> float:
+        return float(np.mean(np.diff(y, axis=0) ** 2) + np.mean(np.diff(y, axis=1) ** 2))
+    truth = energy(_crop(y_channel(hr), crop))
+    return energy(_crop(y_channel(sr), crop)) / truth if truth else math.nan
 
 
 class Flicker:

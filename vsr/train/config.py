@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from vsr.errors import InputError
+from vsr.models.archs.blocks import BASES
 from vsr.runtime import PRECISIONS
 
 ARCHS = ("srresnet", "rrdb", "compact")
 LR_SCHEDULES = ("constant", "cosine", "multistep")
 SCALES = (2, 3, 4, 8)
+EXPORT_GENERATORS = ("auto", "ema", "raw")
 
 
 @dataclass
@@ -31,6 +33,9 @@ class TrainConfig:
     num_grow_ch: int | None = None  # rrdb
     activation: str | None = None  # compact: prelu, relu, leakyrelu
     batch_norm: bool | None = None  # srresnet
+    # srresnet and rrdb: add the bicubic upscale of the input to the output ("none": the published
+    # form). Runs saved before this option existed resume with "none", as they were built.
+    base: str = "bicubic"
     # Data.
     data: list[str] = field(default_factory=list)
     val: list[str] = field(default_factory=list)
@@ -53,6 +58,9 @@ class TrainConfig:
     perceptual_weight: float = 1.0
     vgg: str | None = None
     vgg_layer: str = "conv5_4"
+    # Weight of the loss on the output's frame-to-frame change against the truth's (neighbouring
+    # video frames, cropped alike); 0: off. 1 is the recommended strength.
+    temporal_weight: float = 0.0
     adversarial: str = "ragan"
     adversarial_weight: float = 0.005
     adversarial_rampup: int = 0  # steps over which the adversarial weight rises from 0
@@ -69,6 +77,7 @@ class TrainConfig:
     lr_milestones: str | None = None
     lr_gamma: float = 0.5
     ema: float = 0.999  # 0: off
+    export_generator: str = "auto"  # raw, ema, or auto: the better of the two on validation
     # Bookkeeping.
     val_every: int = 500
     val_count: int = 16
@@ -139,10 +148,21 @@ class TrainConfig:
                 raise InputError(f"--{name.replace('_', '-')} must not be negative")
         if self.total_steps < 1:
             raise InputError("nothing to do: --pretrain-steps and --gan-steps are both 0")
+        if not self.temporal_weight >= 0 or not math.isfinite(self.temporal_weight):
+            raise InputError(f"--temporal-weight must be 0 or more, not {self.temporal_weight}")
+        if self.temporal_weight and self.batch_size < 2:
+            raise InputError("--temporal-weight compares neighbouring frames: --batch-size must be at least 2")
         if not 0 <= self.ema < 1:
             raise InputError(f"--ema must be in [0, 1), not {self.ema}")
         if not 0 <= self.label_smoothing < 0.5:
             raise InputError(f"--label-smoothing must be in [0, 0.5), not {self.label_smoothing}")
+        if self.base not in BASES:
+            raise InputError(f"--base: {self.base!r}; expected one of {', '.join(BASES)}")
+        if self.export_generator not in EXPORT_GENERATORS:
+            raise InputError(f"--export-generator: {self.export_generator!r}; expected one of "
+                             f"{', '.join(EXPORT_GENERATORS)}")
+        if self.export_generator == "ema" and not self.ema:
+            raise InputError("--export-generator ema: no moving average is kept with --ema 0")
         if self.d_norm not in ("batch", "spectral", "none"):
             raise InputError(f"--d-norm: {self.d_norm!r}; expected batch, spectral or none")
         if self.lr_schedule not in LR_SCHEDULES:
@@ -160,7 +180,7 @@ class TrainConfig:
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 # Options a resumed run may change: how long it runs and how it reports, not what it learns.
 RESUMABLE = {"pretrain_steps", "gan_steps", "val_every", "checkpoint_every", "keep_checkpoints", "device", "precision",
-             "export", "prefetch"}
+             "export", "prefetch", "export_generator"}
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -191,6 +211,9 @@ def _normalise(values: dict[str, Any]) -> dict[str, Any]:
     for key in ("data", "val"):
         if key in values:
             values[key] = [str(p) for p in values[key] or []]
+    for key in ("export", "vgg", "init"):  # the command line gives paths; a config file, strings
+        if isinstance(values.get(key), Path):
+            values[key] = str(values[key])
     for key in ("degrade_blur", "degrade_noise", "degrade_jpeg", "degrade_crf"):
         if values.get(key) is not None:
             values[key] = str(values[key])
@@ -230,7 +253,7 @@ def resolve(overrides: dict[str, Any], *, config_file: Path | None = None,
 
 def for_resume(saved: dict[str, Any], overrides: dict[str, Any]) -> TrainConfig:
     """The saved run's config, with only the options a resume may change taken from `overrides`."""
-    config = TrainConfig(**saved)
+    config = TrainConfig(**{"base": "none", **saved})
     changed = []
     for key, value in _normalise(_given(overrides)).items():
         if key in RESUMABLE:

@@ -7,14 +7,14 @@ noise, JPEG, H.264. Each parameter is a value or a range `A:B` drawn from per pa
 is random (no range, no noise), the whole frames are degraded once before training: a video's
 frames go through H.264 as one stream, so the model learns from real inter-frame artefacts, as
 `vsr eval --degrade-crf` makes them. Otherwise each batch is degraded afresh (its patches go
-through H.264 together, as one short stream).
+through H.264 together, as one short stream). For the temporal loss, a video's crops come in
+pairs of neighbouring frames, cropped and flipped alike.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -30,6 +30,7 @@ from PIL import Image, ImageFilter
 from vsr.errors import InputError
 from vsr.media.image import read_image
 from vsr.media.kinds import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_image
+from vsr.media.limits import available_memory
 from vsr.quality import degrade
 
 log = logging.getLogger(__name__)
@@ -179,18 +180,6 @@ def media_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def available_memory() -> int:
-    """Bytes of memory the system can give without swapping (Linux's MemAvailable), else all of it."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-
-
 class MemoryBudget:
     """The training frames are held in memory; refuse, while reading them, a set that would not
     fit (half of what is available now), with what to change, rather than be killed mid-run."""
@@ -268,43 +257,73 @@ def hold_out(sources: list[Source], fraction: float, rng: np.random.Generator) -
     return train, val
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Training crops: frames 2k and 2k+1 for k < `pairs` are neighbouring frames of a video."""
+
+    lr: torch.Tensor
+    hr: torch.Tensor
+    pairs: int = 0
+
+    def pin_memory(self) -> Batch:
+        return Batch(self.lr.pin_memory(), self.hr.pin_memory(), self.pairs)
+
+    def to(self, device: torch.device) -> Batch:
+        return Batch(self.lr.to(device, non_blocking=True), self.hr.to(device, non_blocking=True), self.pairs)
+
+
 class PatchSampler:
-    """Random aligned (LR, HR) patch batches as float NCHW tensors in [0, 1]. All randomness comes
-    from `rng`, so a run restarted from a saved state draws the same batches."""
+    """Random aligned (LR, HR) patch batches as float NCHW tensors in [0, 1], and how many
+    neighbour pairs lead the batch. All randomness comes from `rng`, so a run restarted from a
+    saved state draws the same batches.
+
+    With `neighbours`, a crop from a video comes with the same crop of the next frame (same place,
+    same flips), as frames 2k and 2k+1 at the head of the batch, for a loss on how the output
+    changes from frame to frame; crops of still images (and a last free slot) come singly after
+    them. A batch holds `batch_size` frames either way, so a step costs the same."""
 
     def __init__(self, sources: list[Source], degradation: Degradation, *, patch_size: int, batch_size: int,
-                 rng: np.random.Generator) -> None:
+                 rng: np.random.Generator, neighbours: bool = False) -> None:
         self.sources, self.degradation, self.rng = sources, degradation, rng
         self.patch, self.batch_size, self.scale = patch_size, batch_size, degradation.scale
+        self.neighbours = neighbours
         if not degradation.random:
             for s in sources:  # once, whole frames, a video's as one stream
                 s.lr = degradation.apply(s.frames, rng)
         counts = np.array([len(s.frames) for s in sources], dtype=np.float64)
         self._weights = counts / counts.sum()  # every frame equally likely
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[Batch]:
         while True:
             yield self.next_batch()
 
-    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        s, rng = self.scale, self.rng
-        lr_patches, hr_patches = [], []
-        for _ in range(self.batch_size):
+    def next_batch(self) -> Batch:
+        s, rng, p = self.scale, self.rng, self.patch // self.scale
+        pairs: list[list[tuple[np.ndarray, np.ndarray | None]]] = []
+        singles: list[tuple[np.ndarray, np.ndarray | None]] = []
+        while 2 * len(pairs) + len(singles) < self.batch_size:
             source = self.sources[rng.choice(len(self.sources), p=self._weights)]
-            i = int(rng.integers(len(source.frames)))
-            hr = source.frames[i]
-            y = int(rng.integers(hr.shape[0] // s - self.patch // s + 1))
-            x = int(rng.integers(hr.shape[1] // s - self.patch // s + 1))
-            p = self.patch // s
-            hr_patch = hr[y * s : (y + p) * s, x * s : (x + p) * s]
-            lr_patch = source.lr[i][y : y + p, x : x + p] if source.lr is not None else None
-            flip_v, flip_h, transpose = rng.integers(2, size=3)
-            hr_patches.append(_augment(hr_patch, flip_v, flip_h, transpose))
-            lr_patches.append(None if lr_patch is None else _augment(lr_patch, flip_v, flip_h, transpose))
-        ready = [p for p in lr_patches if p is not None]
-        if len(ready) < len(lr_patches):  # degraded per batch
+            pair = (self.neighbours and source.video and len(source.frames) >= 2
+                    and 2 * len(pairs) + len(singles) + 2 <= self.batch_size)
+            i = int(rng.integers(len(source.frames) - pair))
+            h, w = source.frames[i].shape[:2]
+            y, x = int(rng.integers(h // s - p + 1)), int(rng.integers(w // s - p + 1))
+            flips = rng.integers(2, size=3)
+            crops = []
+            for j in (i, i + 1) if pair else (i,):
+                hr = _augment(source.frames[j][y * s : (y + p) * s, x * s : (x + p) * s], *flips)
+                lr = None if source.lr is None else _augment(source.lr[j][y : y + p, x : x + p], *flips)
+                crops.append((hr, lr))
+            if pair:
+                pairs.append(crops)
+            else:
+                singles += crops
+        ordered = [c for pair_crops in pairs for c in pair_crops] + singles
+        hr_patches = [hr for hr, _ in ordered]
+        ready = [lr for _, lr in ordered if lr is not None]
+        if len(ready) < len(ordered):  # degraded per batch, in this order: a pair's frames follow each other
             ready = self.degradation.apply(hr_patches, rng)
-        return to_tensor(ready), to_tensor(hr_patches)
+        return Batch(to_tensor(ready), to_tensor(hr_patches), len(pairs))
 
 
 class Prefetcher:
@@ -333,14 +352,14 @@ class Prefetcher:
     def _make(self) -> None:
         try:
             while not self._stop.is_set():
-                lr, hr = self.sampler.next_batch()
+                batch = self.sampler.next_batch()
                 if self.pin:  # page-locked memory: the copy to the GPU can overlap its work
-                    lr, hr = lr.pin_memory(), hr.pin_memory()
-                self._put((lr, hr, self.sampler.rng.bit_generator.state))
+                    batch = batch.pin_memory()
+                self._put((batch, self.sampler.rng.bit_generator.state))
         except BaseException as exc:  # handed to the training loop, which raises it
             self._put((exc,))
 
-    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def next_batch(self) -> Batch:
         while True:
             try:
                 item = self._queue.get(timeout=1.0)
@@ -350,8 +369,8 @@ class Prefetcher:
                     raise RuntimeError("the batch-making thread stopped") from None
         if len(item) == 1:
             raise item[0]
-        lr, hr, self.rng_state = item
-        return lr, hr
+        batch, self.rng_state = item
+        return batch
 
     def close(self) -> None:
         self._stop.set()

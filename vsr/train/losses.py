@@ -29,6 +29,23 @@ def pixel_loss(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor
     raise InputError(f"--pixel-loss: {kind!r}; expected one of {', '.join(PIXEL_LOSSES)}")
 
 
+# The temporal loss's scale, so that --temporal-weight 1 is the recommended strength: the most
+# flicker taken off while validation PSNR stays within 0.15 dB of plain fine-tuning (carphone,
+# 300 steps, CRF 26: twice the plain criterion; at four times PSNR fell 0.15-0.19 dB). The curve
+# over the weight is in benchmarks/README.md (benchmarks/temporal.py).
+TEMPORAL_SCALE = 2.0
+
+
+def temporal_loss(criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], sr: torch.Tensor,
+                  hr: torch.Tensor, pairs: int) -> torch.Tensor:
+    """How differently the output changes from one frame to the next than the truth does: the
+    pixel criterion on ΔSR against ΔHR over neighbour pairs (frames 2k, 2k+1 for k < `pairs`).
+    Compression artefacts that move from frame to frame change the output where the truth is
+    still; this is what `vsr eval` measures as flicker, on Y, with L1."""
+    first, second = slice(0, 2 * pairs, 2), slice(1, 2 * pairs, 2)
+    return TEMPORAL_SCALE * criterion(sr[second] - sr[first], hr[second] - hr[first])
+
+
 # VGG19's convolution widths per block; the layer names follow the paper (conv5_4: block 5, conv 4).
 _VGG19_BLOCKS = ((64, 64), (128, 128), (256, 256, 256, 256), (512, 512, 512, 512), (512, 512, 512, 512))
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -48,8 +48,8 @@ def delay_fraction(seconds: Fraction) -> tuple[int, int]:
 
 
 class ApngWriter(AnimatedWriter):
-    def __init__(self, path: Path, spec: AnimationSinkSpec) -> None:
-        super().__init__(path, spec)
+    def __init__(self, path: Path, spec: AnimationSinkSpec, *, replace: bool = True) -> None:
+        super().__init__(path, spec, replace=replace)
         self._sequence = 0
         self._actl_at = 0
 

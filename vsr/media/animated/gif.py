@@ -36,8 +36,8 @@ _KEEP, _CLEAR = 1, 2  # GIF disposal methods: leave the frame in place; restore 
 
 
 class GifWriter(AnimatedWriter):
-    def __init__(self, path: Path, spec: AnimationSinkSpec) -> None:
-        super().__init__(path, spec)
+    def __init__(self, path: Path, spec: AnimationSinkSpec, *, replace: bool = True) -> None:
+        super().__init__(path, spec, replace=replace)
         self._canvas: np.ndarray | None = None  # what a viewer shows after the last frame written
         self._written = 0
         self._global: GlobalPalette | None = None

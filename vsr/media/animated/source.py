@@ -12,6 +12,7 @@ play; WebP and APNG store plays directly. Converting through plays keeps every f
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -44,15 +45,23 @@ class AnimationInfo:
     duration_ms: int
 
 
+# What Pillow raises on damaged frames: IndexError and struct.error come from truncated GIFs.
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, IndexError, struct.error)
+
+
 def is_animated(path: Path) -> bool:
     """True for an image file with more than one frame (cheap: looks for a second frame only)."""
     if path.suffix.lower() not in ANIMATED_SUFFIXES or not path.is_file():
         return False
     try:
-        with Image.open(path) as im:
-            return bool(getattr(im, "is_animated", False))
+        im = Image.open(path)
     except (UnidentifiedImageError, OSError):
         return False
+    with im:
+        try:
+            return bool(getattr(im, "is_animated", False))
+        except _DECODE_ERRORS:  # something after the first frame, damaged: an animation cut short
+            return True
 
 
 def probe(path: Path) -> AnimationInfo:
@@ -115,7 +124,7 @@ def _frames(im: Image.Image, path: Path, warnings: list[str]) -> Iterator[RgbFra
             rgba = np.asarray(im.convert("RGBA"))
         except EOFError:
             return
-        except (OSError, ValueError, SyntaxError) as exc:
+        except _DECODE_ERRORS as exc:
             if index == 0:
                 raise InputError(f"{path}: cannot decode its first frame ({exc})") from exc
             warnings.append(f"{path}: the file ends early ({exc}); kept the {index} frame(s) that decoded")

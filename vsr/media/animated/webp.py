@@ -45,8 +45,8 @@ def _u24(value: int) -> bytes:
 
 
 class WebpWriter(AnimatedWriter):
-    def __init__(self, path: Path, spec: AnimationSinkSpec) -> None:
-        super().__init__(path, spec)
+    def __init__(self, path: Path, spec: AnimationSinkSpec, *, replace: bool = True) -> None:
+        super().__init__(path, spec, replace=replace)
         # Lossless unless a quality is asked for.
         self.options: dict[str, bool | int] = {"lossless": True} if spec.quality is None else {"quality": spec.quality}
         self.file.write(b"RIFF\0\0\0\0WEBP")

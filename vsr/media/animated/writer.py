@@ -53,11 +53,11 @@ class AnimatedWriter:
 
     fallback_delay = Fraction(1, 10)  # for a last frame whose source names no duration
 
-    def __init__(self, path: Path, spec: AnimationSinkSpec) -> None:
+    def __init__(self, path: Path, spec: AnimationSinkSpec, *, replace: bool = True) -> None:
         check_size(path, spec.width, spec.height)
         self.path, self.spec = path, spec
         self.width, self.height, self.plays, self.has_alpha = spec.width, spec.height, spec.plays, spec.has_alpha
-        self.target = AtomicFile(path)
+        self.target = AtomicFile(path, replace=replace)
         self.file: BinaryIO = open(self.target.tmp, "wb")  # noqa: SIM115 (closed by finish or abort)
         self.frames = 0
         self.clamped = 0  # delays longer than the format can hold

@@ -2,7 +2,8 @@
 
 Parameter names follow BasicSR (`conv_first`, `body.N.rdb1.conv1`, `conv_body`, `conv_up1` …), so
 published Real-ESRGAN and BasicSR checkpoints load with strict=True. The old ESRGAN layout is
-remapped at load time by vsr.models.checkpoint, not here.
+remapped at load time by vsr.models.checkpoint, not here. `base="bicubic"` (what `vsr train`
+builds) adds the bicubic upscale of the input to the output: see blocks.start_from_bicubic.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from vsr.models.archs.blocks import add_base, start_from_bicubic
 
 # Residual scaling keeps the very deep stack stable; it is part of the published weights' contract.
 _RESIDUAL_SCALE = 0.2
@@ -66,11 +69,12 @@ class RRDBNet(nn.Module):
         num_feat: int = 64,
         num_block: int = 23,
         num_grow_ch: int = 32,
+        base: str = "none",
     ) -> None:
         super().__init__()
         if scale not in UNSHUFFLE_FACTOR:
             raise ValueError(f"RRDBNet supports scales {sorted(UNSHUFFLE_FACTOR)}, not {scale}")
-        self.scale = scale
+        self.scale, self.base = scale, base
         self.unshuffle = UNSHUFFLE_FACTOR[scale]
         self.conv_first = nn.Conv2d(num_in_ch * self.unshuffle**2, num_feat, 3, 1, 1)
         self.body = nn.Sequential(*(RRDB(num_feat=num_feat, num_grow_ch=num_grow_ch) for _ in range(num_block)))
@@ -80,6 +84,7 @@ class RRDBNet(nn.Module):
         self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
         self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(negative_slope=0.2, inplace=True)
+        start_from_bicubic(base, self.conv_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feat = F.pixel_unshuffle(x, self.unshuffle) if self.unshuffle > 1 else x
@@ -87,4 +92,4 @@ class RRDBNet(nn.Module):
         feat = feat + self.conv_body(self.body(feat))
         feat = self.lrelu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode="nearest")))
         feat = self.lrelu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest")))
-        return self.conv_last(self.lrelu(self.conv_hr(feat)))
+        return add_base(self.conv_last(self.lrelu(self.conv_hr(feat))), x, self.base, self.scale)

@@ -2,6 +2,10 @@
 
 The paper's network: 9×9 head, residual blocks conv–BN–PReLU–conv–BN, a conv–BN after the blocks
 with a long skip from the head, PReLU pixel-shuffle ×2 stages, 9×9 tail.
+
+`base="bicubic"` adds the bicubic upscale of the input to the output (see blocks.start_from_bicubic);
+`vsr train` builds this form. It has no weights of its own, so the file's metadata says which a
+model is; a state dict alone is the paper's.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from vsr.models.archs.blocks import upsample_stages
+from vsr.models.archs.blocks import add_base, start_from_bicubic, upsample_stages
 
 
 class ResidualBlock(nn.Module):
@@ -41,9 +45,10 @@ class SRResNet(nn.Module):
         scale: int = 4,
         kernel_size: int = 9,
         batch_norm: bool = True,
+        base: str = "none",
     ) -> None:
         super().__init__()
-        self.scale = scale
+        self.scale, self.base = scale, base
         pad = kernel_size // 2
         self.conv_first = nn.Conv2d(num_in_ch, num_feat, kernel_size, 1, pad)
         self.act_first = nn.PReLU(num_parameters=num_feat)
@@ -55,6 +60,7 @@ class SRResNet(nn.Module):
             self.add_module(f"upconv{i}", nn.Conv2d(num_feat, num_feat * factor * factor, 3, 1, 1))
             self.add_module(f"act_up{i}", nn.PReLU(num_parameters=num_feat))
         self.conv_last = nn.Conv2d(num_feat, num_out_ch, kernel_size, 1, pad)
+        start_from_bicubic(base, self.conv_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         head = self.act_first(self.conv_first(x))
@@ -62,4 +68,4 @@ class SRResNet(nn.Module):
         for i, factor in enumerate(self.factors, start=1):
             conv, act = getattr(self, f"upconv{i}"), getattr(self, f"act_up{i}")
             feat = act(F.pixel_shuffle(conv(feat), factor))
-        return self.conv_last(feat)
+        return add_base(self.conv_last(feat), x, self.base, self.scale)
