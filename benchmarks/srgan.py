@@ -47,11 +47,15 @@ def from_scratch(description: str, stem: str, arch: str, pixel_name: str, gan_na
     parser.add_argument("--patch-size", type=int, default=None, help="[the trainer's default]")
     parser.add_argument("--clips", default=",".join(TEST))
     parser.add_argument("--vgg", help="VGG19 weights for the perceptual loss [the discriminator's features]")
+    parser.add_argument("--adversarial-weight", type=float, default=None, help="[the recipe's]")
+    parser.add_argument("--adversarial-rampup", type=int, default=None, help="[the recipe's]")
     args, head = parse_run_args(parser)
     clips = sample_clips()
     names = args.clips.split(",")
     sizes = {k: v for k, v in (("batch_size", args.batch_size), ("patch_size", args.patch_size)) if v is not None}
-    gan: dict[str, Any] = {**gan_options(args.vgg is not None), **({"vgg": args.vgg} if args.vgg else {})}
+    overrides = {k: v for k, v in (("vgg", args.vgg), ("adversarial_weight", args.adversarial_weight),
+                                   ("adversarial_rampup", args.adversarial_rampup)) if v is not None}
+    gan: dict[str, Any] = {**gan_options(args.vgg is not None), **overrides}
     result: dict[str, Any] = {**head, "arch": arch, "scale": SCALE, "degradation": "area ÷4",
                               "pretrain_steps": args.pretrain_steps, "gan_steps": args.gan_steps,
                               "num_block": args.num_block, **sizes, "options": options, "gan_options": gan,

@@ -13,7 +13,7 @@ PACKAGE = ROOT / "vsr"
 
 # Each subpackage and what it may import from vsr besides itself. The base modules (errors,
 # atomic) are below everything; the root package only re-exports, lazily.
-BASE = {"vsr.errors", "vsr.atomic"}
+BASE = {"vsr.errors", "vsr.atomic", "vsr.version"}
 MAY_IMPORT = {
     "vsr.models": set(),
     "vsr.media": set(),
@@ -132,7 +132,9 @@ def test_no_private_names_of_other_objects(folder):
     for path in sorted((ROOT / folder).rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             private = isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
-            if private and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+            on_self = private and isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
+            # os._exit is public despite its name: the only right way out of a forked child
+            if private and not on_self and ast.unparse(node) != "os._exit":
                 offences.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("vsr"):
                 offences += [f"{path.relative_to(ROOT)}:{node.lineno}: imports {a.name}" for a in node.names

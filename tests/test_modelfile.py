@@ -114,3 +114,27 @@ def test_convert_onto_itself_is_refused_and_leaves_the_source(tmp_path, capsys):
     assert main(["models", "convert", str(path), str(path), "--overwrite", "--fp16"]) == 2
     assert "is the input" in capsys.readouterr().err
     assert path.read_bytes() == before
+
+
+def test_a_model_file_that_appears_while_converting_is_not_replaced(tmp_path, capsys, monkeypatch):
+    """The existence check ran once, up front; the result was then published with os.replace."""
+    from vsr.cli import main
+    from vsr.models import catalogue
+    from vsr.models.descriptor import describe_network
+
+    spec = zoo.get_spec("compact")
+    src, dst = tmp_path / "m.safetensors", tmp_path / "out.safetensors"
+    catalogue.write_model(src, describe_network(_tiny(), spec, spec.examples[0], name="m"), source="test", licence="MIT")
+    read = catalogue.read_model_file
+
+    def read_while_another_writes(path):
+        dst.write_bytes(b"another process's model")
+        return read(path)
+
+    monkeypatch.setattr(catalogue, "read_model_file", read_while_another_writes)
+    assert main(["models", "convert", str(src), str(dst)]) == 2
+    assert "appeared while vsr was working" in capsys.readouterr().err
+    assert dst.read_bytes() == b"another process's model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors", "out.safetensors"]
+    assert main(["models", "convert", str(src), str(dst), "--overwrite"]) == 0  # what --overwrite is for
+    assert dst.read_bytes() != b"another process's model"

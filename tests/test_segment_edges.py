@@ -137,6 +137,7 @@ class _Scripted(InProcess):
     """This process's worker, with a failure, a change or an interruption where a test wants one."""
 
     fail: JobKey | None = None
+    bug: JobKey | None = None  # an error that is not vsr's own
     touch: Path | None = None  # appended to after the first job: the input changing under the run
     stop_after_all = False  # Ctrl-C once every job is done, before the join
 
@@ -151,6 +152,8 @@ class _Scripted(InProcess):
         def worker_run(job, frames, run=self.worker.run):
             if job.key == self.fail:
                 raise InputError(f"{job.key}: could not be read")
+            if job.key == self.bug:
+                raise RuntimeError("a bug")
             return run(job, frames)
 
         self.worker.run = worker_run
@@ -186,6 +189,32 @@ def test_a_segment_failing_in_a_folder_fails_that_file_alone_and_keeps_its_other
     again = upscale(folder / "a.mp4", out / "a.mp4", _options(tiny_model), progress=False)
     assert again.segments_resumed == again.segments - 1  # only the failed one done again
     assert video_timing(out / "a.mp4") == video_timing(folder / "a.mp4")
+
+
+def test_an_error_vsr_did_not_foresee_fails_only_its_own_file_with_workers(tmp_path, tiny_model, monkeypatch):
+    """With several workers a folder run stopped at the first error that was not one of vsr's own:
+    in a segment's job, or while cutting a file."""
+    import struct
+
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        make_clip(folder / name, frames=30, size=(32, 24), options=KEYS, audio_tracks=0)
+    _scripted(monkeypatch, bug=JobKey(0, 1))
+    real_cut = segmented.cut
+
+    def cut(info, output, options):
+        if output.name == "c.mp4":
+            raise struct.error("unpack requires a buffer of 4 bytes")
+        return real_cut(info, output, options)
+
+    monkeypatch.setattr(segmented, "cut", cut)
+    report = upscale_folder(folder, out, _options(tiny_model, workers=2), progress=False)
+    rows = {Path(r["input"]).name: r for r in report.as_rows()}
+    assert rows["a.mp4"]["error"] == "unexpected RuntimeError: a bug"
+    assert rows["c.mp4"]["error"] == "unexpected error: unpack requires a buffer of 4 bytes"
+    assert rows["b.mp4"]["frames"] == 30
+    assert sorted(p.name for p in out.iterdir()) == [".a.mp4.vsr-work", "b.mp4"]
 
 
 def test_an_input_changed_during_the_run_is_not_joined(tmp_path, tiny_model, monkeypatch):

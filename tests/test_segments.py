@@ -396,6 +396,24 @@ def test_a_lost_ray_worker_costs_no_frame(tmp_path, tiny_model, ray_cluster):
     assert video_timing(out) == video_timing(src) and stream_packets(out, "audio") == stream_packets(src, "audio")
 
 
+def test_sigterm_stops_a_ray_run_as_ctrl_c_does(tmp_path, tiny_model, ray_cluster):
+    """ray.init put its own SIGTERM handler in place of vsr's: exit 15, no line."""
+    src, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    make_clip(src, frames=120, size=(96, 64), options=KEYS, audio_tracks=0)
+    command = _command(src, out, tiny_model, "--executor", "ray", "--workers", "2", "--ray-address", ray_cluster,
+                       "--quiet")
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    manifest = _work(out) / "manifest.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not manifest.exists():
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM and err.strip() == "vsr: error: stopped by SIGTERM", err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.mp4.vsr-work", "in.mp4"]
+
+
 def test_a_folder_spreads_over_ray(tmp_path, tiny_model, ray_cluster):
     from PIL import Image
 

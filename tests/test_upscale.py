@@ -487,6 +487,70 @@ def test_huge_frames_in_tiny_files_are_refused_from_the_header(tmp_path, capsys,
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p, _, _ in cases)
 
 
+def test_an_output_larger_than_its_format_holds_is_refused_before_any_work(tmp_path, capsys):
+    """A JPEG holds at most 65500 pixels a side: libjpeg printed its own raw line on stderr, then vsr
+    failed after the model had run (found by benchmarks/fuzz.py)."""
+    from PIL import Image
+
+    Image.new("RGB", (16400, 2), (9, 9, 9)).save(tmp_path / "wide.png")
+    code, err = _cli(capsys, "upscale", tmp_path / "wide.png", tmp_path / "out.jpg")
+    assert code == 2 and "65600x8 is larger than .jpg allows (65500 pixels a side)" in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wide.png"]
+
+
+def test_the_memory_check_counts_an_address_space_limit(tmp_path):
+    """Under `ulimit -v` (or a container's memory limit) the machine's free memory is not what the
+    process can take: a frame that fits the machine but not the limit ended in `unexpected
+    RuntimeError: DefaultCPUAllocator: can't allocate memory` (found by benchmarks/fuzz.py)."""
+    import resource
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    Image.new("RGB", (4000, 2000), (9, 9, 9)).save(tmp_path / "big.png")  # ×4: 128 M pixels, about 4.3 GiB
+    limit = 3 << 30
+
+    def lower_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    run = subprocess.run([sys.executable, "-m", "vsr", "upscale", str(tmp_path / "big.png"), str(tmp_path / "out.png")],
+                         check=False, capture_output=True, text=True, preexec_fn=lower_limit, timeout=120)
+    assert run.returncode == 2 and "GiB of memory" in run.stderr and run.stderr.count("\n") == 1, run.stderr
+    room = subprocess.run([sys.executable, "-c", "from vsr.media.limits import available_memory; print(available_memory())"],
+                          capture_output=True, text=True, preexec_fn=lower_limit, check=True).stdout
+    assert 0 < int(room) < limit
+
+
+def test_an_allocation_that_fails_anyway_is_one_line(tmp_path, capsys, monkeypatch):
+    import importlib
+
+    def no_memory(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setattr(importlib.import_module("vsr.pipeline.upscale"), "make_plan", no_memory)
+    make_clip(tmp_path / "in.mp4", frames=2, audio_tracks=0)
+    code, err = _cli(capsys, "upscale", tmp_path / "in.mp4", tmp_path / "out.mp4")
+    assert code == 1 and "out of memory" in err and "unexpected" not in err and err.count("\n") == 1, err
+
+
+def test_a_full_disk_is_said_in_words(tmp_path, capsys, monkeypatch):
+    """A still image on a full disk gave "processing failed … ([Errno 28] No space left on device)"."""
+    import errno
+
+    from PIL import Image
+
+    Image.new("RGB", (16, 12), (9, 9, 9)).save(tmp_path / "in.png")
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    code, err = _cli(capsys, "upscale", tmp_path / "in.png", tmp_path / "out.png")
+    assert code == 1 and "the disk is full (No space left on device); nothing was written" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+
+
 def test_folder_goes_on_after_a_failure(tmp_path, capsys):
     from PIL import Image
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from vsr.errors import BackendError, InputError, ModelError, OutputError, VsrError
-
-__version__ = "0.1.0"
+from vsr.version import __version__
 
 if TYPE_CHECKING:
     from vsr.models.catalogue import load_model

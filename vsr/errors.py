@@ -5,6 +5,9 @@ Anything else that escapes is a bug and surfaces as exit 1 with a traceback unde
 
 from __future__ import annotations
 
+import logging
+import os
+
 
 class VsrError(Exception):
     """Base of every error the user is meant to read and act on."""
@@ -34,3 +37,14 @@ class BackendError(VsrError):
     """A device or backend that is unavailable or failed at run time."""
 
     exit_code = 1
+
+
+def as_failure(exc: Exception) -> VsrError:
+    """What a run of many files (or segments) reports for one that failed: its error, or for an
+    error vsr did not foresee (a bug, or a library's own), one line naming it, so that the other
+    files go on; the traceback under VSR_DEBUG=1."""
+    if isinstance(exc, VsrError):
+        return exc
+    if os.environ.get("VSR_DEBUG") == "1":
+        logging.getLogger("vsr").exception("unexpected error")
+    return VsrError(f"unexpected {type(exc).__name__}: {exc}")

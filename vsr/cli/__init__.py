@@ -28,12 +28,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-models_app = typer.Typer(help="List, inspect, import and convert models.", no_args_is_help=True)
+models_app = typer.Typer(help="List, inspect, import, convert and export models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 models_app.command("list")(models.models_list)
 models_app.command("info")(models.models_info)
 models_app.command("import")(models.models_import)
 models_app.command("convert")(models.models_convert)
+models_app.command("export")(models.models_export)
 app.command("upscale")(upscale.upscale_command)
 app.command("bench")(bench.bench_command)
 app.command("eval")(quality.eval_command)
@@ -120,12 +121,21 @@ def _main(argv: list[str] | None) -> int:
         format_message, exit_code = getattr(exc, "format_message", None), getattr(exc, "exit_code", None)
         if callable(format_message) and isinstance(exit_code, int):
             return _fail(str(format_message()), exit_code, exc)
+        if _out_of_memory(exc):
+            return _fail("out of memory: the limits checked up front (--max-pixels and the memory free) let through "
+                         "more than this machine could give; upscale by less, or free memory", 1, exc)
         # A bug: still one line, the traceback under VSR_DEBUG=1.
         return _fail(f"unexpected {type(exc).__name__}: {exc} (set VSR_DEBUG=1 for the traceback)", 1, exc)
     # Typer turns Ctrl-C inside a command into exit code 130, returned rather than raised here.
     if code == 130:
         return _interrupted(None)
     return code if isinstance(code, int) else 0
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """An allocation that failed: Python's MemoryError, or torch's CPU allocator, which raises a
+    RuntimeError (only its CUDA counterpart has a class of its own)."""
+    return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))
 
 
 def _fail(message: str, code: int, exc: BaseException | None) -> int:

@@ -1,4 +1,4 @@
-"""`vsr models`: list, inspect, import and convert models."""
+"""`vsr models`: list, inspect, import, convert and export models."""
 
 from __future__ import annotations
 
@@ -60,5 +60,40 @@ def models_convert(
     if dst.suffix != ".safetensors":
         raise OutputError(f"{dst}: the output must be a .safetensors file")
     check_output(dst, overwrite=overwrite, input_path=src)
-    model = convert_model(src, dst, name=name, source=source, licence=licence, half=fp16)
+    model = convert_model(src, dst, name=name, source=source, licence=licence, half=fp16, replace=overwrite)
     typer.echo(f"wrote {dst} ({model.arch} x{model.scale}, {model.num_parameters} parameters)")
+
+
+def models_export(
+    model: Annotated[str, typer.Argument(help="A model name or file.")],
+    out: Annotated[Path, typer.Argument(help="The .onnx file to write.")],
+    fp16: Annotated[bool, typer.Option("--fp16", help="Half-precision weights, input and output.")] = False,
+    opset: Annotated[int, typer.Option(help="The ONNX opset (18 or later).")] = 18,
+    static: Annotated[str | None, typer.Option(
+        help="HxW: a fixed input size (TensorRT builds faster for one); default: dynamic batch, height and width.")] = None,
+    verify: Annotated[bool, typer.Option(help="Check the file with onnxruntime against PyTorch.")] = True,
+    overwrite: OverwriteOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Export a model to ONNX (input NCHW float in [0, 1], output ×scale), checked against PyTorch."""
+    from vsr.atomic import check_output
+    from vsr.errors import InputError, OutputError
+    from vsr.models.catalogue import load_model, resolve
+    from vsr.models.onnx_export import export_onnx
+
+    if out.suffix.lower() != ".onnx":
+        raise OutputError(f"{out}: the output must be a .onnx file")
+    size = None
+    if static is not None:
+        h, sep, w = static.lower().partition("x")
+        if not (sep and h.isdigit() and w.isdigit() and int(h) > 0 and int(w) > 0):
+            raise InputError(f"invalid --static {static!r}: use HxW, e.g. 540x960")
+        size = (int(h), int(w))
+    check_output(out, overwrite=overwrite, input_path=resolve(model))
+    result = export_onnx(load_model(model, device="cpu"), out, fp16=fp16, opset=opset, static=size,
+                         replace=overwrite, verify=verify)
+    checked = (f"onnxruntime vs PyTorch: {result.psnr_db} dB PSNR on {len(result.input_shapes)} input(s)"
+               if result.psnr_db is not None else "not checked")
+    report(result.as_dict(), as_json=as_json,
+           lines=lambda: [f"wrote {out} ({result.arch} x{result.scale}, opset {result.opset}, "
+                          f"{'fp16' if fp16 else 'fp32'}, {'dynamic' if result.dynamic else 'static'} shape; {checked})"])

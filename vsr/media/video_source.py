@@ -61,6 +61,9 @@ class VideoInfo:
         return [t for t in self.tracks if t.type == kind]
 
 
+UNKNOWN_CODEC = "?"  # a track's codec where FFmpeg has no decoder for its codec id
+
+
 def open_input(path: Path) -> av.container.InputContainer:
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -84,9 +87,11 @@ def probe(path: Path) -> VideoInfo:
     with open_input(path) as container:
         stream = container.streams.video[0]
         ctx = stream.codec_context
+        if ctx is None:  # FFmpeg has no decoder for the stream's codec id (a corrupt header)
+            raise InputError(f"{path}: its video stream's codec is unknown (corrupt, or not one FFmpeg decodes)")
         if not ctx.width or not ctx.height:
             raise InputError(f"{path}: its video stream has no frame size (truncated or corrupt?)")
-        tracks = tuple(Track(s.index, s.type, s.codec_context.name if s.codec_context is not None else "?")
+        tracks = tuple(Track(s.index, s.type, s.codec_context.name if s.codec_context is not None else UNKNOWN_CODEC)
                        for s in container.streams if s is not stream)
         stream.thread_type = "AUTO"
         first = _first_frame(container, stream)

@@ -110,17 +110,18 @@ def load_model(name_or_path: str | Path, *, device: torch.device | str | None = 
 
 
 def convert_model(src: Path, dst: Path, *, name: str | None = None, source: str | None = None,
-                  licence: str | None = None, half: bool = False) -> Model:
+                  licence: str | None = None, half: bool = False, replace: bool = True) -> Model:
     """Validate any supported model file and write it as safetensors with full metadata."""
     weights, metadata = read_model_file(src)
     name = name or metadata.get("name") or src.stem
     model = model_from_weights(weights, metadata, name=name)
     write_model(dst, model, source=source or metadata.get("source") or src.name,
-                licence=licence or metadata.get("licence") or "unknown", half=half)
+                licence=licence or metadata.get("licence") or "unknown", half=half, replace=replace)
     return model
 
 
-def write_model(dst: Path, model: Model, *, source: str, licence: str, half: bool = False) -> None:
+def write_model(dst: Path, model: Model, *, source: str, licence: str, half: bool = False,
+                replace: bool = True) -> None:
     """A model as safetensors with the metadata vsr reads back: name, arch, scale, hyperparameters,
     provenance and storage type."""
     sd = model.model.state_dict()
@@ -134,7 +135,7 @@ def write_model(dst: Path, model: Model, *, source: str, licence: str, half: boo
         "source": source,
         "licence": licence,
         "dtype": "float16" if half else str(next(iter(sd.values())).dtype).removeprefix("torch."),
-    })
+    }, replace=replace)
 
 
 def import_model(src: Path, *, name: str | None = None, overwrite: bool = False, half: bool = False) -> Entry:
@@ -147,7 +148,7 @@ def import_model(src: Path, *, name: str | None = None, overwrite: bool = False,
     dst = user_dir() / f"{name}.safetensors"
     if dst.exists() and not overwrite:
         raise ModelError(f"a model named {name!r} is already imported ({dst}); use --overwrite to replace it")
-    convert_model(src, dst, name=name, half=half)
+    convert_model(src, dst, name=name, half=half, replace=overwrite)
     return _entry(dst, builtin=False)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import pickle
 import re
-import zipfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,11 @@ def read_model_file(path: Path) -> tuple[Any, dict[str, str]]:
 
 def _read_pickle_checkpoint(path: Path) -> Any:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch's warnings about the file (an unusual pickle protocol, say) are not lines for
+            # the user: the file loads or is refused in one line.
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # The weights-only unpickler stops at the first global it does not allow, before calling it.
         blocked = re.search(r"GLOBAL (\S+)", str(exc))
@@ -65,14 +69,19 @@ def _read_pickle_checkpoint(path: Path) -> Any:
             f"{path}: refused: the file holds objects other than tensors and plain containers "
             f"({blocked[1]}), and loading it would run code; convert it to .safetensors in a trusted environment"
         ) from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise ModelError(f"{path}: not a readable PyTorch checkpoint ({exc})") from exc
+    except Exception as exc:
+        # Whatever a corrupt pickle makes the weights-only unpickler raise (IndexError on an
+        # empty stack, KeyError for a missing memo entry, TypeError, …): it ran no code, and the
+        # file is not a checkpoint we can read.
+        raise ModelError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from exc
 
 
-def write_safetensors(path: Path, state_dict: dict[str, torch.Tensor], metadata: dict[str, Any]) -> None:
-    """Write atomically: a temporary file beside the destination, renamed into place."""
+def write_safetensors(path: Path, state_dict: dict[str, torch.Tensor], metadata: dict[str, Any], *,
+                      replace: bool = True) -> None:
+    """Write atomically: a temporary file beside the destination, renamed into place (without
+    `replace`, a file that appeared there meanwhile is kept and OutputError raised)."""
     meta = {k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in metadata.items()}
     tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path) as tmp:
+    with atomic_write(path, replace=replace) as tmp:
         save_file(tensors, str(tmp), metadata=meta)

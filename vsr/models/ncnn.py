@@ -8,6 +8,7 @@ weights, and lets the ncnn runtime serve as an independent reference for our net
 from __future__ import annotations
 
 import json
+import math
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
@@ -56,13 +57,20 @@ def parse_param(text: str, source: Path) -> list[Layer]:
                 key_text, value = item.split("=", 1)
                 key = int(key_text)
                 if key <= -23300:  # ncnn's array parameters: id -23300-k holds "count,v1,v2,…" for k
-                    params[-key - 23300] = [float(v) for v in value.split(",")[1:]]
+                    params[-key - 23300] = [_finite(v) for v in value.split(",")[1:]]
                 else:
-                    params[key] = float(value)
+                    params[key] = _finite(value)
         except (IndexError, ValueError) as exc:
             raise ModelError(f"{source}:{lineno}: malformed ncnn layer line") from exc
         layers.append(Layer(fields[0], fields[1], bottoms, tops, params))
     return layers
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number")
+    return value
 
 
 class _BinReader:
@@ -70,6 +78,8 @@ class _BinReader:
         self.data, self.pos, self.source = data, 0, source
 
     def _take(self, n: int) -> bytes:
+        if n < 0:
+            raise ModelError(f"{self.source}: its .param gives a layer a negative weight count")
         if self.pos + n > len(self.data):
             raise ModelError(f"{self.source}: ends early (needs {self.pos + n} bytes, has {len(self.data)}); "
                              "does it belong to this .param?")
@@ -110,6 +120,8 @@ def _conv_tensors(layer: Layer) -> tuple[torch.Tensor, torch.Tensor]:
     out_ch, kw = int(layer.param(0, 0)), int(layer.param(1, 0))
     kh = int(layer.param(11, kw))
     size = layer.blobs[0].size
+    if min(out_ch, kh, kw) <= 0:
+        raise ModelError(f"ncnn convolution {layer.name} has {out_ch} outputs and a {kh}x{kw} kernel")
     in_ch = size // (out_ch * kh * kw)
     if in_ch * out_ch * kh * kw != size or int(layer.param(3, 1)) != 1 or int(layer.param(4, 0)) != kw // 2:
         raise ModelError(f"ncnn convolution {layer.name} is not a same-padded stride-1 convolution")

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from vsr.errors import BackendError, VsrError
+from vsr.errors import BackendError, VsrError, as_failure
 from vsr.models.descriptor import Model
 from vsr.pipeline.worker import Job, JobKey, JobResult, OnFrames, Worker, resolved_precision
 from vsr.runtime import Precision
@@ -64,10 +64,10 @@ class InProcess:
         for job in jobs:
             try:
                 result = self.worker.run(job, on_frames)
-            except VsrError as exc:
+            except Exception as exc:  # one job's failure, whatever it is, stops only that job
                 if on_error is None:
                     raise
-                on_error(job.key, exc)
+                on_error(job.key, as_failure(exc))
                 continue
             on_result(result)
 
@@ -130,8 +130,8 @@ def _serve(model: str, device: str, threads: int | None, tasks: Any, results: An
     while (job := tasks.get()) is not None:
         try:
             result = worker.run(job, lambda n: results.put(("frames", None, n)))
-        except VsrError as exc:  # this job's own failure: the worker goes on
-            results.put(("failed", job.key, _portable(exc)))
+        except Exception as exc:  # this job's own failure, whatever it is: the worker goes on
+            results.put(("failed", job.key, _portable(as_failure(exc))))
             continue
         except SystemExit:
             raise

@@ -15,15 +15,15 @@ from vsr.errors import InputError, OutputError
 from vsr.media import containers
 from vsr.media.animated.source import MS, AnimationInfo, is_animated
 from vsr.media.animated.source import probe as probe_animation
-from vsr.media.animated.writer import AnimationSinkSpec, PaletteMode, check_size
+from vsr.media.animated.writer import AnimationSinkSpec, PaletteMode
 from vsr.media.colour import RGB_SOURCE
 from vsr.media.image import DEFAULT_QUALITY, ImageInfo, ImageSinkSpec, holds_alpha, probe_image
 from vsr.media.kinds import ANIMATED_OUTPUTS, ANIMATED_SUFFIXES, IMAGE_FORMATS, IMAGE_SUFFIXES, OutputKind, is_image, suffix
-from vsr.media.limits import DEFAULT_MAX_PIXELS, check_memory, check_pixels, pillow_limit
+from vsr.media.limits import DEFAULT_MAX_PIXELS, check_format_size, check_memory, check_pixels, pillow_limit
 from vsr.media.sinks import SinkSpec
 from vsr.media.sources import InputInfo
 from vsr.media.video_sink import VideoSinkSpec
-from vsr.media.video_source import VideoInfo
+from vsr.media.video_source import UNKNOWN_CODEC, VideoInfo
 from vsr.media.video_source import probe as probe_video
 from vsr.pipeline.options import ImageEncoding, UpscaleOptions, VideoEncoding
 
@@ -151,7 +151,7 @@ def _video_encoder(output: Path, video: VideoEncoding, *, source_pix_fmt: str, s
 
 def _animation_spec(output: Path, image: ImageEncoding, size: tuple[int, int], *, plays: int, has_alpha: bool,
                     gif_palette: PaletteMode) -> AnimationSinkSpec:
-    check_size(output, *size)
+    check_format_size(output, *size)
     return AnimationSinkSpec(width=size[0], height=size[1], plays=plays, has_alpha=has_alpha, gif_palette=gif_palette,
                              dither=image.dither, quality=image.quality)
 
@@ -159,7 +159,9 @@ def _animation_spec(output: Path, image: ImageEncoding, size: tuple[int, int], *
 def _plan_video(info: VideoInfo, output: Path, options: UpscaleOptions, scale: float) -> Plan:
     warnings = [f"{t.type} stream #{t.index} is not carried over" for t in info.tracks
                 if t.type not in ("audio", "subtitle")]
-    audio, subtitles = info.tracks_of("audio"), info.tracks_of("subtitle")
+    warnings += [f"{t.type} stream #{t.index} has a codec FFmpeg does not know; left out" for t in info.tracks
+                 if t.type in ("audio", "subtitle") and t.codec == UNKNOWN_CODEC]
+    audio, subtitles = ([t for t in info.tracks_of(kind) if t.codec != UNKNOWN_CODEC] for kind in ("audio", "subtitle"))
     if suffix(output) in ANIMATED_OUTPUTS:
         size = scaled(info.width, info.height, scale)
         gif_palette: PaletteMode = "per-frame" if options.image.gif_palette == "per-frame" else "global"
@@ -228,9 +230,11 @@ def _plan_image(info: ImageInfo, output: Path, options: UpscaleOptions, scale: f
     quality = DEFAULT_QUALITY if options.image.quality is None else options.image.quality
     fill = options.image.background_rgb or info.background or (0, 0, 0)
     keeps_alpha = info.has_alpha and holds_alpha(output)
+    size = scaled(info.width, info.height, scale)
+    check_format_size(output, *size)
     warnings = []
     if info.has_alpha and not keeps_alpha:
         warnings.append(f"{output.suffix} holds no transparency: composited over #{bytes(fill).hex()}")
     return Plan(info, output, OutputKind.IMAGE, ImageSinkSpec(quality=quality, carry=info.carry, background=fill),
-                scaled(info.width, info.height, scale), codec=suffix(output).lstrip("."),
+                size, codec=suffix(output).lstrip("."),
                 pix_fmt="rgba" if keeps_alpha else "rgb24", warnings=tuple(warnings))

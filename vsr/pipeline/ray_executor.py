@@ -18,10 +18,12 @@ import io
 import logging
 import os
 import re
+import signal
 import socket
+import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,6 +178,23 @@ def _paths(jobs: Sequence[Job]) -> tuple[list[str], list[str]]:
     return sorted(readable), sorted(writable)
 
 
+@contextlib.contextmanager
+def _signal_handlers_kept() -> Iterator[None]:
+    """ray.init installs its own SIGTERM handler (exit 15, no message, temporary files left):
+    the caller's (vsr's: unwind as from Ctrl-C) is put back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stopping = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)]
+    kept = {s: signal.getsignal(s) for s in stopping}
+    try:
+        yield
+    finally:
+        for s, handler in kept.items():
+            if handler is not None:
+                signal.signal(s, handler)
+
+
 class RayExecutor:
     """Actors on the cluster at `address` (else RAY_ADDRESS, else a local Ray started for this
     run and shut down after it), placed by `place` for `device` and `workers`."""
@@ -189,7 +208,8 @@ class RayExecutor:
         if not ray.is_initialized():
             address = address or os.environ.get("RAY_ADDRESS")
             # Ray's own log lines stay in its log files: only vsr's reach the terminal.
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+            with _signal_handlers_kept():
+                ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
             self._started = not address
         self.actors: list[Any] = []
         self._group: Any = None

@@ -8,6 +8,7 @@ three, and the sink is aborted: nothing half-written stays behind.
 
 from __future__ import annotations
 
+import errno
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -152,6 +153,9 @@ def run(source: FrameSource, sink: FrameSink, process: BatchProcess, *, batch: i
             sink.abort()  # nothing half-written stays behind
     if stages.errors:
         exc, place = stages.errors[0]
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise VsrError(f"{place}: the disk is full ({exc.strerror}); nothing was written: "
+                           "free some space or write elsewhere") from exc
         if isinstance(exc, av.error.FFmpegError | OSError) and not isinstance(exc, VsrError):
             raise BackendError(f"{place}: processing failed and nothing was written ({exc})") from exc
         raise exc

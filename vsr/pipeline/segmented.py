@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vsr.errors import InputError, VsrError
+from vsr.errors import InputError, VsrError, as_failure
 from vsr.media.kinds import ANIMATED_OUTPUTS, suffix
 from vsr.media.segment_files import join_segments
 from vsr.media.sources import InputInfo
@@ -35,6 +35,7 @@ from vsr.pipeline.progress import frame_bar
 from vsr.pipeline.run import FileFailure, Summary, output_scale
 from vsr.pipeline.segments import Segment, plan_segments
 from vsr.pipeline.worker import FileJob, Job, JobKey, JobResult, SegmentJob
+from vsr.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -85,17 +86,8 @@ def fingerprint(plan: Plan, options: UpscaleOptions, model_sha256: str, device: 
             "backend": options.runtime.backend, "device": "cuda" if "cuda" in device else "cpu",
             "colour_conversion": options.runtime.colour_conversion, "temporal_blend": options.temporal_blend,
             "segment_seconds": options.execution.segment_seconds,
-            "versions": {"vsr": _installed_version(), "torch": torch.__version__, "av": av.__version__,
+            "versions": {"vsr": __version__, "torch": torch.__version__, "av": av.__version__,
                          "libavcodec": ".".join(map(str, av.library_versions["libavcodec"]))}}
-
-
-def _installed_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("vsr")
-    except PackageNotFoundError:  # run from a checkout
-        return "unknown"
 
 
 @dataclass
@@ -261,10 +253,10 @@ def _run(entries: Sequence[Entry], options: UpscaleOptions, model: Model, *, ove
     start = time.perf_counter()
     outcome: dict[int, Summary | FileFailure] = {}
 
-    def fail(n: int, exc: VsrError) -> None:
+    def fail(n: int, exc: Exception) -> None:
         if not keep_going:
             raise exc
-        outcome[n] = FileFailure(str(entries[n].input), str(exc))
+        outcome[n] = FileFailure(str(entries[n].input), str(as_failure(exc)))
 
     # The locks outlive the workers: a run started the moment this one fails must not find
     # them still writing into its work folder.
@@ -283,7 +275,7 @@ def _run(entries: Sequence[Entry], options: UpscaleOptions, model: Model, *, ove
                         cuts[n] = segments
                     else:
                         jobs.append(FileJob(JobKey(n), entry.input, entry.output, options, overwrite, entry.info.frames))
-                except VsrError as exc:
+                except Exception as exc:  # this file's failure, whatever it is: the others go on
                     fail(n, exc)
             # Outside any one file's failure: a worker that cannot start fails the run, once.
             resolved = resolve_run(options, executor) if cuts else None
@@ -296,7 +288,7 @@ def _run(entries: Sequence[Entry], options: UpscaleOptions, model: Model, *, ove
                     videos[n] = prepare_video(entry.info, entry.output, options, model, segments, resolved,
                                               overwrite=overwrite)
                     jobs += videos[n].jobs(n)
-                except VsrError as exc:
+                except Exception as exc:  # this file's failure, whatever it is: the others go on
                     fail(n, exc)
             _run_jobs(jobs, videos, executor, outcome, fail, progress)
             executor.close()
@@ -304,7 +296,7 @@ def _run(entries: Sequence[Entry], options: UpscaleOptions, model: Model, *, ove
                 if n not in outcome:
                     try:
                         outcome[n] = video.join(executor, start)
-                    except VsrError as exc:
+                    except Exception as exc:  # this file's failure, whatever it is: the others go on
                         fail(n, exc)
         except BaseException:
             executor.close(wait=False)
@@ -313,7 +305,7 @@ def _run(entries: Sequence[Entry], options: UpscaleOptions, model: Model, *, ove
 
 
 def _run_jobs(jobs: Sequence[Job], videos: dict[int, VideoJob], executor: Executor,
-              outcome: dict[int, Summary | FileFailure], fail: Callable[[int, VsrError], None], progress: bool) -> None:
+              outcome: dict[int, Summary | FileFailure], fail: Callable[[int, Exception], None], progress: bool) -> None:
     """Every job over the executor; a finished segment is recorded at once (even of a video
     another segment of which failed: the next run resumes it), a whole file's summary kept."""
     done = sum(v.frames_done for v in videos.values())

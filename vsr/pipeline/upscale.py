@@ -7,12 +7,10 @@ then run one stream (vsr.pipeline.run) or, for a long video, segments over worke
 
 from __future__ import annotations
 
-import logging
-import os
 from pathlib import Path
 
 from vsr.atomic import check_output
-from vsr.errors import InputError, OutputError, VsrError
+from vsr.errors import InputError, OutputError, VsrError, as_failure
 from vsr.media.kinds import is_media
 from vsr.media.sources import InputInfo
 from vsr.media.video_source import VideoInfo
@@ -21,8 +19,6 @@ from vsr.pipeline.options import UpscaleOptions
 from vsr.pipeline.plan import check_output_kind, make_plan, probe_input
 from vsr.pipeline.run import FileFailure, FolderReport, Summary, build_engine, output_scale, run_plan
 from vsr.pipeline.segmented import cut, devices, run_folder, run_video
-
-log = logging.getLogger(__name__)
 
 
 def upscale(input: str | Path, output: str | Path, options: UpscaleOptions | None = None, *,
@@ -103,12 +99,3 @@ def upscale_folder(input: str | Path, output: str | Path, options: UpscaleOption
                 results.append(FileFailure(input=str(path), error=str(as_failure(exc))))
     return FolderReport(input=str(input_dir), output=str(output_dir), files=tuple(results))
 
-
-def as_failure(exc: Exception) -> VsrError:
-    """What a folder run reports for a file that failed: its error, or for an error vsr did not
-    foresee (a bug, or a library's own), one line naming it; the traceback under VSR_DEBUG=1."""
-    if isinstance(exc, VsrError):
-        return exc
-    if os.environ.get("VSR_DEBUG") == "1":
-        log.exception("unexpected error")
-    return VsrError(f"unexpected {type(exc).__name__}: {exc}")

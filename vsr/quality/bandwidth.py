@@ -68,7 +68,7 @@ def bandwidth(reference: Path, *, scale: int | None = None, model: str | None = 
     result = {"reference": str(reference), "model": label, "scale": scale, "codec": codec, "frames": len(hr),
               "rows": rows, "bd_rate": bd_rates}
     if plot is not None:
-        plot_rd(result, plot)
+        plot_rd(result, plot, replace=overwrite)
     return result
 
 

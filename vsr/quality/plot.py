@@ -30,7 +30,7 @@ def _pyplot() -> Any:
     return plt
 
 
-def plot_rd(result: dict[str, Any], path: Path) -> None:
+def plot_rd(result: dict[str, Any], path: Path, *, replace: bool = True) -> None:
     """The rate–distortion curves of every method in `result["rows"]`, PSNR and SSIM side by side,
     written atomically (the format from the suffix)."""
     plt = _pyplot()
@@ -47,7 +47,7 @@ def plot_rd(result: dict[str, Any], path: Path) -> None:
     fig.suptitle(f"{Path(result['reference']).name}: {result['model']} ×{result['scale']}, {result['codec']}")
     fig.tight_layout()
     try:
-        with atomic_write(path) as tmp:
+        with atomic_write(path, replace=replace) as tmp:
             fig.savefig(tmp, dpi=120, format=path.suffix.lower().lstrip("."))
     finally:
         plt.close(fig)

@@ -209,8 +209,11 @@ class Run:
     """One training run in its folder; `fit()` trains to the configured step count."""
 
     def __init__(self, config: TrainConfig, out: Path, *, resume: bool = False, overrides: dict[str, Any] | None = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, overwrite: bool = False) -> None:
         self.out, self.progress = out, progress
+        # An export outside the run's folder replaces a file only where the user said so (checked
+        # again at publish: one may have appeared during training); a resumed run rewrites its own.
+        self.replace_export = overwrite or resume
         if out.exists() and not out.is_dir():
             raise OutputError(f"{out}: is a file; --out is the run's folder (config, checkpoints, log)")
         saved = read_checkpoint(latest_checkpoint(out)) if resume else None
@@ -511,7 +514,7 @@ class Run:
         source = (f"vsr {'finetune of ' + g.name if c.init else 'train'}, {self.step} steps, "
                   f"{GENERATOR_NAMES[self.exported]} exported (validation PSNR-Y: {held}), data: {', '.join(c.data)}")
         licence = g.metadata.get("licence", "unknown") if c.init else "as the training data"
-        write_model(path, model, source=source, licence=licence)
+        write_model(path, model, source=source, licence=licence, replace=self.replace_export or not c.export)
         return path
 
 
@@ -540,7 +543,7 @@ def train(overrides: dict[str, Any], *, out: Path, config_file: Path | None = No
     config = resolve(overrides, config_file=config_file)
     if not resume:
         _check_export(Path(config.export) if config.export else None, overwrite)
-    return Run(config, out, resume=resume, overrides=overrides, progress=progress).fit()
+    return Run(config, out, resume=resume, overrides=overrides, progress=progress, overwrite=overwrite).fit()
 
 
 def finetune(model: str, overrides: dict[str, Any], *, out: Path, work_dir: Path | None = None,
@@ -559,4 +562,4 @@ def finetune(model: str, overrides: dict[str, Any], *, out: Path, work_dir: Path
     overrides = {**overrides, "init": model, "arch": base.arch, "scale": base.scale, "export": str(out)}
     config = resolve(overrides, config_file=config_file, defaults=FINETUNE_DEFAULTS)
     work = work_dir or out.with_name(out.stem + "-finetune")
-    return Run(config, work, resume=resume, overrides=overrides, progress=progress).fit()
+    return Run(config, work, resume=resume, overrides=overrides, progress=progress, overwrite=overwrite).fit()

@@ -11,9 +11,9 @@ from typing import BinaryIO, Literal
 import av
 
 from vsr.atomic import AtomicFile
-from vsr.errors import OutputError
 from vsr.media.animated import DEFAULT_DITHER, Dither
 from vsr.media.frames import Frame, RgbFrame, SinkReport
+from vsr.media.limits import check_format_size
 
 # What `auto` resolves to, per input: one palette for all frames, or one per frame.
 PaletteMode = Literal["global", "per-frame"]
@@ -32,17 +32,6 @@ class AnimationSinkSpec:
     quality: int | None = None  # WebP: None is lossless
 
 
-_MAX_SIDE = {".gif": 65535, ".webp": 16383}  # what each format's header can hold
-
-
-def check_size(path: Path, width: int, height: int) -> None:
-    """Refuse, before any work, a frame size the format cannot store."""
-    limit = _MAX_SIDE.get(path.suffix.lower())
-    if limit and max(width, height) > limit:
-        raise OutputError(f"{path}: {width}x{height} is larger than {path.suffix} allows ({limit} pixels a side); "
-                          "use a smaller --scale or a video output")
-
-
 class AnimatedWriter:
     """Frames in, an animated image out, written to a temporary file that `finish` publishes.
 
@@ -54,7 +43,7 @@ class AnimatedWriter:
     fallback_delay = Fraction(1, 10)  # for a last frame whose source names no duration
 
     def __init__(self, path: Path, spec: AnimationSinkSpec, *, replace: bool = True) -> None:
-        check_size(path, spec.width, spec.height)
+        check_format_size(path, spec.width, spec.height)
         self.path, self.spec = path, spec
         self.width, self.height, self.plays, self.has_alpha = spec.width, spec.height, spec.plays, spec.has_alpha
         self.target = AtomicFile(path, replace=replace)
