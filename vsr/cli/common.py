@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -24,7 +25,8 @@ DevicesOption = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N, a lis
 PrecisionOption = Annotated[Precision, typer.Option(
     help="auto (fp16 on CUDA; on a CPU bf16 where it measures faster, else fp32), fp32, fp16 or bf16.")]
 BackendOption = Annotated[Backend, typer.Option(
-    help="auto (fastest available), eager, compile (torch.compile) or tensorrt (needs vsr[tensorrt] and a CUDA GPU).")]
+    help="auto (the fastest installed whose build pays for the video's length), eager, compile (torch.compile), "
+         "tensorrt (needs vsr[tensorrt] and a CUDA GPU) or openvino (CPU; needs vsr[openvino]).")]
 BatchSizeOption = Annotated[int | None, typer.Option(help="Frames per model call (default: automatic).")]
 TemporalBlendOption = Annotated[float, typer.Option(
     help="0 = off; up to 0.9: blend each frame with the previous output where the source did not change "
@@ -38,15 +40,39 @@ class _Lines(logging.Formatter):
         return f"vsr: warning: {said}" if record.levelno >= logging.WARNING else f"vsr: {said}"
 
 
+class _ToStderr(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at the time of the message, not the one it was made
+    with: a program that swaps stderr (a test capturing it, a notebook) still gets vsr's lines."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure_logging(quiet: bool) -> None:
     """vsr's messages go to stderr, one line each; --quiet keeps only errors."""
-    handler = logging.StreamHandler()
+    handler = _ToStderr()
     handler.setFormatter(_Lines())
     root = logging.getLogger()
-    root.handlers[:] = [h for h in root.handlers if not isinstance(h, logging.StreamHandler)
-                        or h.stream not in (sys.stderr, sys.stdout)] + [handler]
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _ToStderr) and not (
+        isinstance(h, logging.StreamHandler) and h.stream in (sys.stderr, sys.stdout))] + [handler]
     root.setLevel(logging.WARNING)
     logging.getLogger("vsr").setLevel(logging.ERROR if quiet else logging.INFO)  # also when configured before
+
+
+def library_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                    file: Any = None, line: str | None = None) -> None:
+    """`warnings.showwarning` for the CLI: a library's warning (Pillow's "Invalid APNG", torch's
+    notices) becomes one `vsr: warning:` line naming the library, silenced by --quiet, instead
+    of two raw lines with a source path."""
+    parts = Path(filename).parts
+    library = parts[parts.index("site-packages") + 1] if "site-packages" in parts[:-1] else Path(filename).stem
+    text = (str(message).strip().splitlines() or [category.__name__])[0]
+    logging.getLogger("vsr.libraries").warning("%s: %s", library, text)
 
 
 def report(result: Any, *, as_json: bool, quiet: bool = False, lines: Callable[[], Iterable[str]]) -> None:

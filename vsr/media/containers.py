@@ -12,7 +12,7 @@ import av
 import av.logging
 
 from vsr.errors import InputError
-from vsr.media import colour
+from vsr.media import colour, hardware_encoders
 
 DEFAULT_CODECS = {".mp4": "libx264", ".mkv": "libx264", ".mov": "libx264", ".m4v": "libx264", ".webm": "libvpx-vp9"}
 
@@ -67,7 +67,8 @@ def choose_pix_fmt(codec: av.Codec, wanted: str) -> str:
     if not formats or wanted in formats:
         return wanted
     high = colour.is_high_depth(wanted)
-    for candidate in (["yuv420p10le", "yuv444p10le"] if high else []) + ["yuv420p", "yuv444p"]:
+    # p010le and nv12: what hardware encoders take (NVENC, Quick Sync, AMF).
+    for candidate in (["yuv420p10le", "yuv444p10le", "p010le"] if high else []) + ["yuv420p", "yuv444p", "nv12"]:
         if candidate in formats:
             return candidate
     return formats[0]
@@ -89,7 +90,10 @@ def _chroma_multiple(pix_fmt: str) -> tuple[int, int]:
     return 1, 1
 
 
-def encoder_options(crf: int | None, preset: str | None) -> dict[str, str]:
+def encoder_options(codec: str, crf: int | None, preset: str | None) -> dict[str, str]:
+    """The encoder's options for --crf and --preset (hardware encoders have names of their own)."""
+    if hardware_encoders.family(codec):
+        return hardware_encoders.options(codec, crf, preset)
     options = {}
     if crf is not None:
         options["crf"] = str(crf)
@@ -104,7 +108,7 @@ _CRF_MAX = {"libx264": 51, "libx265": 51, "libvpx": 63, "libvpx-vp9": 63, "libao
 
 
 def check_crf(codec: str, crf: int | None, pix_fmt: str) -> None:
-    top = _CRF_MAX.get(codec)
+    top = hardware_encoders.CRF_MAX if hardware_encoders.family(codec) else _CRF_MAX.get(codec)
     if codec == "libx264" and colour.is_high_depth(pix_fmt):
         top = 63
     if crf is not None and top is not None and crf > top:
@@ -140,10 +144,26 @@ def check_encoder(codec: str, *, width: int, height: int, pix_fmt: str, options:
             ctx.open()
     except av.error.FFmpegError as exc:
         said = "; ".join(message.strip() for _, _, message in logs) or str(exc)
+        if hardware_encoders.family(codec) and (not options or not _opens(codec, width, height, pix_fmt)):
+            raise hardware_encoders.unavailable_error(codec, said) from exc
         shown = " ".join(f"--{k} {v}" for k, v in options.items()) or "the default settings"
         raise InputError(f"{codec} cannot encode {width}x{height} {pix_fmt} with {shown}: {said}") from exc
     finally:
         av.logging.set_level(level)
+
+
+def _opens(codec: str, width: int, height: int, pix_fmt: str) -> bool:
+    """Whether the encoder opens with its defaults: for a hardware encoder that failed with the
+    user's options, it tells a missing GPU from a bad option."""
+    ctx = av.CodecContext.create(codec, "w")
+    assert isinstance(ctx, av.VideoCodecContext)
+    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = width, height, pix_fmt, Fraction(1, 25)
+    try:
+        with av.logging.Capture():
+            ctx.open()
+    except av.error.FFmpegError:
+        return False
+    return True
 
 
 def format_for(path: Path) -> str | None:

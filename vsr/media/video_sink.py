@@ -80,7 +80,7 @@ class VideoSink:
         if spec.sample_aspect_ratio:
             stream.codec_context.sample_aspect_ratio = spec.sample_aspect_ratio
         colour.tag_stream(stream.codec_context, spec.colour)
-        stream.codec_context.options = containers.encoder_options(spec.crf, spec.preset)
+        stream.codec_context.options = containers.encoder_options(spec.codec, spec.crf, spec.preset)
         stream.metadata.update(spec.stream_metadata)
         return stream
 

@@ -51,6 +51,15 @@ class VideoInfo:
     metadata: Mapping[str, str] = field(default_factory=dict)  # the container's (title, …)
     stream_metadata: Mapping[str, str] = field(default_factory=dict)  # the video stream's (language, handler, …)
     tracks: tuple[Track, ...] = ()
+    duration: float | None = None  # seconds, from the stream or else the container; None when neither says
+
+    @property
+    def estimated_frames(self) -> int:
+        """`frames`, or where the container does not count them (MKV, WebM) duration × average
+        rate; 0 when neither is known. An estimate for planning, never a check on the decode."""
+        if self.frames or not self.duration or not self.average_rate:
+            return self.frames
+        return max(1, round(self.duration * float(self.average_rate)))
 
     @property
     def high_depth(self) -> bool:
@@ -111,7 +120,16 @@ def probe(path: Path) -> VideoInfo:
             metadata=dict(container.metadata),
             stream_metadata=dict(stream.metadata),
             tracks=tracks,
+            duration=_duration(container, stream),
         )
+
+
+def _duration(container: av.container.InputContainer, stream: av.VideoStream) -> float | None:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / av.time_base
+    return None
 
 
 def _first_frame(container: av.container.InputContainer, stream: av.VideoStream) -> av.VideoFrame | None:

@@ -55,6 +55,11 @@ class Plan:
         """How many frames the input says it holds; 0 when it does not say."""
         return self.info.frames
 
+    @property
+    def estimated_frames(self) -> int:
+        """`frames`, or for a video that does not count them an estimate from its duration."""
+        return self.info.estimated_frames if isinstance(self.info, VideoInfo) else self.frames
+
 
 def probe_input(path: Path, output: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> InputInfo:
     """The input's description, read before any work: a video, an animation (also a still image
@@ -145,7 +150,7 @@ def _video_encoder(output: Path, video: VideoEncoding, *, source_pix_fmt: str, s
         warnings.append(f"output size {size[0]}x{size[1]} rounded to {out_size[0]}x{out_size[1]} for {out_fmt}")
     containers.check_crf(codec_name, video.crf, out_fmt)
     containers.check_encoder(codec_name, width=out_size[0], height=out_size[1], pix_fmt=out_fmt,
-                             options=containers.encoder_options(video.crf, video.preset))
+                             options=containers.encoder_options(codec_name, video.crf, video.preset))
     return _Encoder(codec_name, out_fmt, out_size, tuple(warnings))
 
 

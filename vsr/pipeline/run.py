@@ -104,7 +104,7 @@ def build_engine(model: Model, plan: Plan, options: UpscaleOptions) -> Engine:
     (in_w, in_h), (out_w, out_h) = plan.in_size, plan.out_size
     return Engine(model=model, device=device, dtype=resolve_precision(runtime.precision, device, model),
                   out_size=(out_h, out_w), tile=runtime.tile, backend=backend, in_size=(in_h, in_w),
-                  batch=batch,
+                  batch=batch, frames=plan.estimated_frames or None,
                   temporal=TemporalBlend(options.temporal_blend) if options.temporal_blend else None)
 
 

@@ -42,6 +42,7 @@ class Engine:
     in_size: tuple[int, int] | None = None  # (height, width); needed by compile and tensorrt
     batch: int = 1
     temporal: TemporalBlend | None = None  # blends each output with the previous one (stateful)
+    frames: int | None = None  # how many frames the engine is expected to see: whether a build pays (None: many)
     warnings: list[str] = field(default_factory=list)
     backend_used: Backend = field(default="eager", init=False)
     _runner: Runner | None = field(default=None, init=False, repr=False)
@@ -55,12 +56,24 @@ class Engine:
         self.model.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack memory_format
         if backends.candidates(self.backend, self.device) != ["eager"]:
             if self.in_size is None:
-                raise ValueError("compile and tensorrt backends need in_size")
-            shape = (self.batch, 3, *self.model.padded_size(*self.in_size))
+                raise ValueError("compile, tensorrt and openvino backends need in_size")
+            shape, per_batch = self.call_shape()
+            calls = None if self.frames is None else per_batch * -(-self.frames // self.batch)
             self._runner, self.backend_used, built = backends.prepare(
-                self.model.model, backend=self.backend, shape=shape, dtype=self.dtype, device=self.device)
+                self.model.model, backend=self.backend, shape=shape, dtype=self.dtype, device=self.device, calls=calls)
             for message in built:
                 self._warn(message)
+
+    def call_shape(self) -> tuple[tuple[int, ...], int]:
+        """The input shape of most model calls, and how many calls a batch takes: one, or on
+        the CPU one per cache-sized tile (an inner tile's shape, overlap included)."""
+        assert self.in_size is not None
+        h, w = self.in_size
+        if self.device.type == "cpu" and (tile := tiling.cpu_tile(self.model, h, w)) is not None:
+            reach = tile + 2 * self.model.receptive_radius
+            inner = self.model.padded_size(min(h, reach), min(w, reach))
+            return (self.batch, 3, *inner), -(-h // tile) * -(-w // tile)
+        return (self.batch, 3, *self.model.padded_size(h, w)), 1
 
     # -- the stages --------------------------------------------------------------------------
 
@@ -78,7 +91,7 @@ class Engine:
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         """NCHW float in [0, 1] on the device → at `out_size`, clamped to [0, 1]."""
         n = x.shape[0]
-        if self.backend_used != "eager" and n < self.batch:
+        if self.backend_used in ("compile", "tensorrt") and n < self.batch:  # built for one shape
             x = torch.cat([x, x[-1:].expand(self.batch - n, *x.shape[1:])])
         y = self._run(x)[:n]
         if y.shape[-2:] != self.out_size:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from torch import nn
 
 from vsr.atomic import atomic_write
 from vsr.errors import BackendError
+from vsr.runtime import cache_folder
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,7 @@ def unavailable() -> str | None:
 
 
 def cache_dir() -> Path:
-    from platformdirs import user_cache_dir
-
-    root = os.environ.get("VSR_HOME")
-    return Path(root) / "cache" / "tensorrt" if root else Path(user_cache_dir("vsr")) / "tensorrt"
+    return cache_folder("tensorrt")
 
 
 def weights_hash(net: nn.Module) -> str:

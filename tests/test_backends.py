@@ -1,0 +1,225 @@
+"""Backends: the rule `--backend auto` builds by, its measurements, OpenVINO on the CPU against
+PyTorch, and nothing but vsr's own lines on stderr."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import vsr
+from vsr.runtime import backends, choice
+from vsr.runtime.engine import Engine
+
+CPU = torch.device("cpu")
+CUDA = torch.device("cuda")
+
+
+# -- the rule -------------------------------------------------------------------------------------
+
+def test_compile_is_chosen_only_where_its_build_pays():
+    # The H100 case: 25 s of compile and autotune, 2.47 ms a frame eager, 1.33 ms compiled.
+    costs = choice.estimate("compile", "cuda", eager_call=1 / 405, measured=None)
+    assert costs is not None and costs.build == 25.0
+    assert not choice.pays(costs, 250)  # the 250-frame clip that finished 4× later with compile
+    assert not choice.pays(costs, 20_000)
+    assert choice.pays(costs, 30_000)
+    # At 1080p each frame costs 20× more, and so saves 20× more: compile pays sooner.
+    assert choice.pays(choice.estimate("compile", "cuda", eager_call=20 / 405, measured=None), 2_000)
+
+
+def test_measured_costs_replace_the_prior():
+    # Once inductor's cache holds the kernels, a rebuild takes seconds: compile pays for a short clip too.
+    measured = {"build": 2.0, "built_call": 0.00133, "eager_call": 0.00247}
+    costs = choice.estimate("compile", "cuda", eager_call=0.00247, measured=measured)
+    assert costs == choice.Costs(2.0, 0.00133, 0.00247)
+    assert choice.pays(costs, 2_000) and not choice.pays(costs, 1_000)
+    # A built backend slower than eager never pays, however long the video.
+    assert not choice.pays(choice.Costs(0.0, 0.2, 0.1), 10**9)
+    # Half a measurement is not one: the prior fills in.
+    assert choice.estimate("openvino", "cpu", 1.0, {"build": 9.0}) == choice.Costs(1.5, 1.0 / 1.6, 1.0)
+    # No prior for a backend on a device it does not run on: not a candidate.
+    assert choice.estimate("openvino", "cuda", 1.0, None) is None
+
+
+def test_measurements_survive_damage_and_unwritable_folders(tmp_path):
+    path = tmp_path / "costs.json"
+    m = choice.Measurements(path)
+    assert m.get("k") == {}
+    m.update("k", eager_call=0.5)
+    m.update("k", build=2.0)
+    assert m.get("k") == {"eager_call": 0.5, "build": 2.0}
+    path.write_text('{"k": {"build": "two"}, "j": [1]}')  # hand-edited or from another version
+    assert m.get("k") == {} and m.get("j") == {}
+    path.write_text("{not json")
+    assert m.get("k") == {}
+    m.update("k", build=1.0)  # rewrites the damaged file
+    assert json.loads(path.read_text()) == {"k": {"build": 1.0}}
+    blocked = choice.Measurements(tmp_path / "a-file" / "costs.json")
+    (tmp_path / "a-file").write_text("")
+    blocked.update("k", build=1.0)  # only the next run's measurement is lost
+    assert blocked.get("k") == {}
+
+
+def test_auto_order_and_what_is_not_installed():
+    assert backends.candidates("auto", CUDA) == ["tensorrt", "compile", "eager"]
+    assert backends.candidates("auto", CPU) == ["openvino", "eager"]
+    assert backends.candidates("openvino", CPU) == ["openvino"]
+    assert backends.unavailable("openvino", CUDA) == "OpenVINO runs on the CPU only"
+
+
+def _tiny():
+    from vsr.models.archs.compact import SRVGGNetCompact
+    from vsr.models.descriptor import Model
+
+    torch.manual_seed(0)
+    net = SRVGGNetCompact(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, scale=2, activation="prelu").eval()
+    return Model(model=net, name="tiny", arch="compact", scale=2, hyperparameters={})
+
+
+def test_auto_builds_openvino_for_a_long_video_not_for_a_few_frames(tmp_path):
+    pytest.importorskip("openvino")
+    m = choice.Measurements(tmp_path / "costs.json")
+    shape = (1, 3, 12, 16)
+    key = choice.key("openvino", choice.device_label(CPU), choice.network_label(_tiny().model), shape, str(torch.float32))
+    # As measured on a CPU where OpenVINO is twice as fast and builds in a second.
+    m.update(key, build=1.0, built_call=0.05, eager_call=0.1)
+    net = _tiny().model
+    _, used, _ = backends.prepare(net, backend="auto", shape=shape, dtype=torch.float32, device=CPU, calls=10,
+                                  measurements=m)
+    assert used == "eager"  # 10 × 0.05 s saved < 1 s to build
+    _, used, _ = backends.prepare(net, backend="auto", shape=shape, dtype=torch.float32, device=CPU, calls=100,
+                                  measurements=m)
+    assert used == "openvino"
+    assert m.get(key)["build"] != 1.0  # the build just done was timed and kept
+
+
+def test_the_engine_counts_calls_from_frames_and_cpu_tiles(tmp_path):
+    pytest.importorskip("openvino")
+    model = vsr.load_model("realesr-animevideov3")
+    engine = Engine(model=model, device=CPU, dtype=torch.float32, out_size=(2160, 3840), in_size=(540, 960),
+                    backend="eager")
+    shape, per_batch = engine.call_shape()
+    assert per_batch == 2 * 2 and shape[-2:] == (480 + 2 * model.receptive_radius,) * 2
+    # A 3-frame 540p clip: eager measured here, the prior says OpenVINO saves too little for its build.
+    small = Engine(model=vsr.load_model("realesr-animevideov3"), device=CPU, dtype=torch.float32,
+                   out_size=(64, 64), in_size=(16, 16), backend="auto", frames=3)
+    assert small.backend_used == "eager"
+
+
+# -- OpenVINO against PyTorch ----------------------------------------------------------------------
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = float(((a.float() - b.float()) ** 2).mean())
+    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+@pytest.mark.parametrize("precision", [torch.float32, torch.bfloat16])
+def test_openvino_matches_pytorch_fp32_on_real_frames(photos, precision):
+    pytest.importorskip("openvino")
+    frames = torch.from_numpy(np.stack([np.asarray(Image.open(p).convert("RGB").resize((96, 72))) for p in photos[:2]]))
+    h, w = frames.shape[1:3]
+    reference = Engine(model=vsr.load_model("realesr-animevideov3"), device=CPU, dtype=torch.float32,
+                       out_size=(h * 4, w * 4))(frames)
+    engine = Engine(model=vsr.load_model("realesr-animevideov3"), device=CPU, dtype=precision,
+                    out_size=(h * 4, w * 4), backend="openvino", in_size=(h, w))
+    assert engine.backend_used == "openvino"
+    out = engine(frames)
+    assert out.shape == reference.shape
+    assert _psnr(out, reference) >= (60 if precision == torch.float32 else 40)
+
+
+def test_openvino_runs_tiles_of_large_frames_exactly():
+    pytest.importorskip("openvino")
+    torch.manual_seed(1)
+    frames = (torch.rand(1, 500, 520, 3) * 255).to(torch.uint8)  # tiled on the CPU: edge tiles have their own shapes
+    reference = Engine(model=_tiny(), device=CPU, dtype=torch.float32, out_size=(1000, 1040))(frames)
+    engine = Engine(model=_tiny(), device=CPU, dtype=torch.float32, out_size=(1000, 1040), backend="openvino",
+                    in_size=(500, 520))
+    assert _psnr(engine(frames), reference) >= 60
+
+
+# -- stderr ----------------------------------------------------------------------------------------
+
+def test_openvino_from_the_cli_is_quiet(tmp_path, capfd):
+    pytest.importorskip("openvino")
+    from clips import make_clip
+    from vsr.cli import main
+
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=3)
+    assert main(["upscale", str(src), str(tmp_path / "out.mp4"), "--backend", "openvino", "--quiet"]) == 0
+    assert capfd.readouterr().err == ""
+
+
+def test_a_library_warning_is_one_vsr_line_and_quiet_silences_it(capfd, monkeypatch):
+    from vsr.cli import main
+    from vsr.cli.common import configure_logging, library_warning
+    from vsr.models import catalogue
+
+    def noisy():
+        warnings.warn_explicit("Invalid APNG, will use default PNG image if possible\n  more", UserWarning,
+                               "/x/site-packages/PIL/PngImagePlugin.py", 718)
+        return []
+
+    monkeypatch.setattr(catalogue, "list_models", noisy)
+    assert main(["models", "list"]) == 0
+    err = capfd.readouterr().err
+    assert err == "vsr: warning: PIL: Invalid APNG, will use default PNG image if possible\n"
+    configure_logging(quiet=True)
+    library_warning("loud", UserWarning, "/x/site-packages/torch/serialization.py", 1)
+    assert capfd.readouterr().err == ""
+
+
+def _noisy_build(fails: bool):
+    """A build that talks on every channel a compiler does: Python's stderr, descriptor 2 from
+    C++, and a subprocess (Triton's autotune workers)."""
+    import os
+    import subprocess
+    import sys
+
+    def build(name, net, shape, dtype, device):
+        sys.stderr.write("AUTOTUNE convolution(1x3x12x16)\n")
+        os.write(2, b"[ WARNING ] a C++ notice\n")
+        subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('triton: compiling kernel 7\\n')"],
+                       check=True)
+        if fails:
+            raise backends.BackendError("--backend compile: torch.compile failed (no C compiler)")
+        return net
+
+    return build
+
+
+def test_a_build_says_nothing_on_stderr(capfd, monkeypatch, tmp_path):
+    monkeypatch.setattr(backends, "_build", _noisy_build(fails=False))
+    net = _tiny().model
+    runner, used, warned = backends.prepare(net, backend="compile", shape=(1, 3, 12, 16), dtype=torch.float32,
+                                            device=CPU, measurements=choice.Measurements(tmp_path / "c.json"))
+    assert (runner, used, warned) == (net, "compile", [])
+    assert capfd.readouterr().err == ""
+
+
+def test_a_failed_build_keeps_what_it_said_for_the_error(capfd, monkeypatch, tmp_path):
+    monkeypatch.setattr(backends, "_build", _noisy_build(fails=True))
+    with pytest.raises(backends.BackendError) as failed:
+        backends.prepare(_tiny().model, backend="compile", shape=(1, 3, 12, 16), dtype=torch.float32, device=CPU,
+                         measurements=choice.Measurements(tmp_path / "c.json"))
+    assert "no C compiler" in str(failed.value) and "triton: compiling kernel 7" in str(failed.value)
+    assert "\n" not in str(failed.value)
+    assert capfd.readouterr().err == ""
+
+
+def test_a_video_that_does_not_count_its_frames_is_estimated_from_its_duration(tmp_path):
+    # MKV keeps no frame count: without an estimate a 3-frame clip would count as "many" and pay a build.
+    from clips import make_clip
+    from vsr.media.video_source import probe
+
+    make_clip(tmp_path / "c.mkv", frames=17)
+    info = probe(tmp_path / "c.mkv")
+    assert info.frames == 0 and 14 <= info.estimated_frames <= 22
+    make_clip(tmp_path / "c.mp4", frames=6)
+    assert probe(tmp_path / "c.mp4").estimated_frames == 6
