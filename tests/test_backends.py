@@ -223,3 +223,23 @@ def test_a_video_that_does_not_count_its_frames_is_estimated_from_its_duration(t
     assert info.frames == 0 and 14 <= info.estimated_frames <= 22
     make_clip(tmp_path / "c.mp4", frames=6)
     assert probe(tmp_path / "c.mp4").estimated_frames == 6
+
+
+def test_ctrl_c_during_a_build_that_swallows_exceptions_still_stops_the_run(monkeypatch, tmp_path):
+    # OpenVINO's converter catches what its tracing raises and tries again: an interrupt raised
+    # inside it was lost, and the run went on to the end.
+    import contextlib
+    import os
+    import signal
+    import time
+
+    def swallowing_build(name, net, shape, dtype, device):
+        with contextlib.suppress(BaseException):  # raised in here and lost, as in the converter
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)
+        return net
+
+    monkeypatch.setattr(backends, "_build", swallowing_build)
+    with pytest.raises(KeyboardInterrupt):
+        backends.prepare(_tiny().model, backend="compile", shape=(1, 3, 12, 16), dtype=torch.float32, device=CPU,
+                         measurements=choice.Measurements(tmp_path / "c.json"))
