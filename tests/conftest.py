@@ -1,11 +1,19 @@
 from __future__ import annotations
 
 import importlib.util
+import signal
 from pathlib import Path
 
 import pytest
 
 DATA = Path(__file__).parent / "data"
+
+# A job started in the background (`cmd &`, nohup, some CI runners) inherits SIGINT and SIGHUP
+# ignored, and so would every vsr the tests start: the tests are about what a user at a terminal
+# gets, so they run with both as a terminal gives them.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+if hasattr(signal, "SIGHUP"):
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 @pytest.fixture(autouse=True)
