@@ -17,6 +17,7 @@ Writes results/<device>-<date>.json and prints the README's markdown table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import importlib.util
 import json
@@ -30,6 +31,7 @@ import torch
 from vsr.bench.roofline import device_name
 from vsr.bench.stages import run
 from vsr.bench.synthetic import pattern
+from vsr.runtime.int8 import CALIBRATION_CALLS
 
 HERE = Path(__file__).parent
 SIZES = [(640, 360), (960, 540), (1920, 1080)]
@@ -65,21 +67,39 @@ def ncnn_seconds_per_frame(size: tuple[int, int], threads: int, repeats: int = 3
     return best
 
 
-def cases(device: torch.device, quick: bool, only_backends: list[str] | None = None):
+def _cpu_flags() -> set[str]:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def cases(device: torch.device, quick: bool, only_backends: list[str] | None = None,
+          only_sizes: list[str] | None = None):
     if device.type == "cuda":
         precisions, backends = ["fp16", "bf16"], ["eager", "compile", "tensorrt"]
         frames = {(640, 360): 256, (960, 540): 128, (1920, 1080): 64}
     else:
-        precisions = ["fp32", "bf16"]
+        # bf16 only where the CPU computes it natively: emulated, it is slower than fp32.
+        precisions = ["fp32", "bf16"] if {"avx512_bf16", "amx_bf16"} & _cpu_flags() else ["fp32"]
         backends = ["eager"] + (["openvino"] if importlib.util.find_spec("openvino") else [])
+        backends += ["openvino-int8"] if importlib.util.find_spec("nncf") else []
         frames = {(640, 360): 16, (960, 540): 12, (1920, 1080): 8}  # the marginal cost needs a few seconds of difference
-    sizes = SIZES[:1] if quick else SIZES
+    sizes = SIZES[:1] if quick else [s for s in SIZES if not only_sizes or f"{s[0]}x{s[1]}" in only_sizes]
     for size in sizes:
         for precision in precisions:
             for backend in [b for b in backends if not only_backends or b in only_backends]:
                 if device.type == "cpu" and size == (1920, 1080) and precision == "fp32" and backend == "eager":
                     continue  # ten minutes for a figure the 960×540 row already gives
-                yield size, precision, backend, (8 if quick else frames[size])
+                if backend == "openvino-int8" and precision != "fp32":
+                    continue  # int8 replaces fp32, where the CPU has no native bf16
+                n = 8 if quick else frames[size]
+                if backend == "openvino-int8":
+                    # Both runs of the marginal cost must get past the calibration (8 model calls:
+                    # 8 whole frames) so that only int8 frames make the difference.
+                    n = max(n, 2 * (CALIBRATION_CALLS + 4))
+                yield size, precision, backend, n
 
 
 def main() -> None:
@@ -87,12 +107,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--backends", help="only these backends, comma-separated (e.g. openvino)")
+    parser.add_argument("--sizes", help="only these sizes, comma-separated (e.g. 960x540,1920x1080)")
+    parser.add_argument("--tag", help="added to the result file's name (a partial re-run beside a full one)")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="where the JSON goes")
     args = parser.parse_args()
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     rows = []
-    for size, precision, backend, frames in cases(device, args.quick, args.backends.split(",") if args.backends else None):
+    for size, precision, backend, frames in cases(device, args.quick, args.backends.split(",") if args.backends else None,
+                                                  args.sizes.split(",") if args.sizes else None):
         print(f"{size[0]}x{size[1]} {precision} {backend} ...", flush=True)
         try:
             row = run(model=MODEL, size=size, precision=precision, backend=backend, device=str(device), frames=frames)
@@ -110,7 +133,7 @@ def main() -> None:
         print("  " + json.dumps({k: row.get(k) for k in ("end_to_end_fps", "model_fps", "speedup_model_vs_naive",
                                                            "roofline_fraction", "ncnn_over_vsr")}), flush=True)
     name = re.sub(r"[^a-z0-9]+", "-", device_name(device).lower()).strip("-")
-    out = args.out / f"{name}-{datetime.date.today().isoformat()}.json"
+    out = args.out / f"{name}-{datetime.date.today().isoformat()}{f'-{args.tag}' if args.tag else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"device": device_name(device), "rows": rows}, indent=2) + "\n")
     print(f"wrote {out}\n")

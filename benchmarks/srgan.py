@@ -49,6 +49,10 @@ def from_scratch(description: str, stem: str, arch: str, pixel_name: str, gan_na
     parser.add_argument("--vgg", help="VGG19 weights for the perceptual loss [the discriminator's features]")
     parser.add_argument("--adversarial-weight", type=float, default=None, help="[the recipe's]")
     parser.add_argument("--adversarial-rampup", type=int, default=None, help="[the recipe's]")
+    parser.add_argument("--keep", type=Path, help="write both phases' exports here [a temporary folder]")
+    parser.add_argument("--pixel-phase", type=Path,
+                        help="an earlier run's pixel-phase export (--keep): skip that phase, to try GAN options")
+    parser.add_argument("--tag", help="added to the result file's name, to keep runs with other options apart")
     args, head = parse_run_args(parser)
     clips = sample_clips()
     names = args.clips.split(",")
@@ -62,27 +66,35 @@ def from_scratch(description: str, stem: str, arch: str, pixel_name: str, gan_na
                               "clips": {name: {"train_frames": TRAIN_FRAMES, "test_frames": list(TEST[name])}
                                         for name in names}}
     with tempfile.TemporaryDirectory(prefix=f"vsr-{stem}-") as tmp:
+        keep = args.keep or Path(tmp)
+        keep.mkdir(parents=True, exist_ok=True)
         models = {"bicubic": "bicubic"}
         common = {"arch": arch, "scale": SCALE, "num_block": args.num_block, "device": args.device, **sizes,
                   "data": [str(clips[name]) for name in names], "frames": TRAIN_FRAMES, **options}
-        start = time.perf_counter()
-        phase1 = train({**common, "pretrain_steps": args.pretrain_steps, "gan_steps": 0, "name": pixel_name,
-                        "val_every": max(1, args.pretrain_steps // 10),
-                        "checkpoint_every": max(1, args.pretrain_steps // 4),
-                        "export": str(Path(tmp) / f"{pixel_name}.safetensors")}, out=Path(tmp) / "pixel", progress=False)
-        models[pixel_name] = phase1["export"]
-        result[f"{pixel_name}_seconds"] = round(time.perf_counter() - start, 1)
-        result["precision"] = phase1["precision"]
-        result["validation"] = {pixel_name: phase1["final"]}
+        if args.pixel_phase:
+            models[pixel_name] = str(args.pixel_phase)
+            result["pixel_phase_from"] = args.pixel_phase.name
+        else:
+            start = time.perf_counter()
+            phase1 = train({**common, "pretrain_steps": args.pretrain_steps, "gan_steps": 0, "name": pixel_name,
+                            "val_every": max(1, args.pretrain_steps // 10),
+                            "checkpoint_every": max(1, args.pretrain_steps // 4),
+                            "export": str(keep / f"{pixel_name}.safetensors")}, out=Path(tmp) / "pixel",
+                           progress=False)
+            models[pixel_name] = phase1["export"]
+            result[f"{pixel_name}_seconds"] = round(time.perf_counter() - start, 1)
+            result["precision"] = phase1["precision"]
+            result["validation"] = {pixel_name: phase1["final"]}
         if args.gan_steps:
             start = time.perf_counter()
-            phase2 = train({**common, **gan, "init": phase1["export"], "name": gan_name, "pretrain_steps": 0,
+            phase2 = train({**common, **gan, "init": models[pixel_name], "name": gan_name, "pretrain_steps": 0,
                             "gan_steps": args.gan_steps, "val_every": max(1, args.gan_steps // 10),
                             "checkpoint_every": max(1, args.gan_steps // 4),
-                            "export": str(Path(tmp) / f"{gan_name}.safetensors")}, out=Path(tmp) / "gan", progress=False)
+                            "export": str(keep / f"{gan_name}.safetensors")}, out=Path(tmp) / "gan", progress=False)
             models[gan_name] = phase2["export"]
             result[f"{gan_name}_seconds"] = round(time.perf_counter() - start, 1)
-            result["validation"][gan_name] = phase2["final"]
+            result["precision"] = phase2["precision"]
+            result.setdefault("validation", {})[gan_name] = phase2["final"]
         for name in names:
             rows = unseen_frames_score(clips[name], TEST[name], models, args.device, crf=None, measures=sharpness)
             for label in models:
@@ -90,7 +102,7 @@ def from_scratch(description: str, stem: str, arch: str, pixel_name: str, gan_na
             if gan_name in rows:
                 rows[gan_name]["psnr_vs_pixel_phase_db"] = round(rows[gan_name]["psnr"] - rows[pixel_name]["psnr"], 3)
             result["clips"][name]["unseen_frames"] = rows
-    write_result(args, stem, result)
+    write_result(args, f"{stem}-{args.tag}" if args.tag else stem, result)
 
 
 def main() -> None:

@@ -104,7 +104,7 @@ def build_engine(model: Model, plan: Plan, options: UpscaleOptions) -> Engine:
     (in_w, in_h), (out_w, out_h) = plan.in_size, plan.out_size
     return Engine(model=model, device=device, dtype=resolve_precision(runtime.precision, device, model),
                   out_size=(out_h, out_w), tile=runtime.tile, backend=backend, in_size=(in_h, in_w),
-                  batch=batch, frames=plan.estimated_frames or None,
+                  batch=batch, frames=plan.estimated_frames or None, quantise=runtime.precision == "auto",
                   temporal=TemporalBlend(options.temporal_blend) if options.temporal_blend else None)
 
 
@@ -139,8 +139,6 @@ def run_plan(plan: Plan, engine: Engine, options: UpscaleOptions, *, progress: b
              on_frame: Callable[[int], None] | None = None, say_warnings: bool = True) -> Summary:
     """Decode, upscale and write as planned; warnings are returned, and logged once here unless
     the caller (a worker's driver) says them."""
-    from vsr.runtime.device import precision_name
-
     route = frame_route(plan, engine, options)
     start = time.perf_counter()
     with open_source(plan.info, copy=plan.copy_streams, planes_for=route.planes_for) as source:
@@ -160,7 +158,7 @@ def run_plan(plan: Plan, engine: Engine, options: UpscaleOptions, *, progress: b
                    fps=round(report.frames / seconds, 3) if seconds else 0.0, input_size=plan.in_size,
                    output_size=plan.out_size, codec=plan.codec, pix_fmt=plan.pix_fmt, model=engine.model.name,
                    device=str(engine.device), bytes=report.bytes, warnings=warnings, backend=engine.backend_used,
-                   precision=precision_name(engine.dtype))
+                   precision=engine.precision_used)
 
 
 def _once(messages: Sequence[str]) -> tuple[str, ...]:

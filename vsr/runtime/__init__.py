@@ -15,8 +15,9 @@ from typing import Literal, get_args
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 # How the network runs: auto (the fastest installed here whose build pays), eager PyTorch,
-# torch.compile, TensorRT (CUDA), OpenVINO (CPU).
-Backend = Literal["auto", "eager", "compile", "tensorrt", "openvino"]
+# torch.compile, TensorRT (CUDA), OpenVINO (CPU), OpenVINO with the network quantised to int8
+# on the video's first frames (CPU).
+Backend = Literal["auto", "eager", "compile", "tensorrt", "openvino", "openvino-int8"]
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 # Where YUV ↔ RGB happens: auto (on the model's device when that is a GPU, else swscale on the
 # CPU), always on the model's device, or always swscale.

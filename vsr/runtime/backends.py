@@ -1,7 +1,10 @@
-"""How the network runs: eager PyTorch, torch.compile, TensorRT, or OpenVINO on the CPU.
+"""How the network runs: eager PyTorch, torch.compile, TensorRT, or OpenVINO on the CPU (in the
+engine's precision, or quantised to int8).
 
 `auto` tries, fastest first, the backends installed here: TensorRT then torch.compile on CUDA
-(fused kernels and CUDA graphs for the fixed frame shape), OpenVINO on the CPU, and eager. A
+(fused kernels and CUDA graphs for the fixed frame shape); on the CPU OpenVINO in int8 (only
+where the precision was left to auto and came out fp32: a CPU without native bf16), OpenVINO,
+and eager. A
 built backend is used only where its build pays for itself over the expected model calls
 (`vsr.runtime.choice`); on the CPU torch.compile is never automatic (measured on a 2-core
 AVX-512 machine, its code was 25% slower than oneDNN's channels-last convolutions and took 27 s
@@ -23,18 +26,22 @@ from torch import nn
 
 from vsr.errors import BackendError, InputError
 from vsr.models.descriptor import Runner
-from vsr.runtime import BACKENDS, Backend, cache_folder, choice, silence
+from vsr.runtime import BACKENDS, Backend, cache_folder, choice, int8, silence
 
 log = logging.getLogger(__name__)
 
 
-def candidates(backend: Backend, device: torch.device) -> list[Backend]:
-    """The backends to try, fastest first; the first that builds (and, for auto, pays) is used."""
+def candidates(backend: Backend, device: torch.device, *, quantise: bool = False) -> list[Backend]:
+    """The backends to try, fastest first; the first that builds (and, for auto, pays) is used.
+    `quantise`: whether auto may run the network in int8 (its output is not fp32's, only
+    within 40 dB of it, so only where the user left the precision to vsr)."""
     if backend not in BACKENDS:
         raise InputError(f"invalid --backend {backend!r}: use {', '.join(BACKENDS)}")
     if backend != "auto":
         return [backend]
-    return ["tensorrt", "compile", "eager"] if device.type == "cuda" else ["openvino", "eager"]
+    if device.type == "cuda":
+        return ["tensorrt", "compile", "eager"]
+    return ["openvino-int8", "openvino", "eager"] if quantise else ["openvino", "eager"]
 
 
 def unavailable(name: Backend, device: torch.device) -> str | None:
@@ -43,27 +50,35 @@ def unavailable(name: Backend, device: torch.device) -> str | None:
         from vsr.runtime import tensorrt
 
         return tensorrt.unavailable()
+    if name in ("openvino", "openvino-int8") and device.type != "cpu":
+        return "OpenVINO runs on the CPU only"
     if name == "openvino":
         from vsr.runtime import openvino
 
         # Installed is enough here: a broken install fails its build, which auto skips with a warning.
-        return "OpenVINO runs on the CPU only" if device.type != "cpu" else openvino.unavailable(load=False)
+        return openvino.unavailable(load=False)
+    if name == "openvino-int8":
+        from vsr.runtime import int8
+
+        return int8.unavailable()
     return None
 
 
 def prepare(net: nn.Module, *, backend: Backend, shape: tuple[int, ...], dtype: torch.dtype,
-            device: torch.device, calls: int | None = None,
+            device: torch.device, calls: int | None = None, quantise: bool = False,
             measurements: choice.Measurements | None = None) -> tuple[Runner, Backend, list[str]]:
     """The network as a callable for NCHW inputs of `shape` (compile and TensorRT run other
     shapes eagerly), the name of the backend that runs it, and warnings.
 
     With `auto`, a backend that is not installed is skipped quietly; one whose build would not
     pay over `calls` model calls of `shape` (None: many) is skipped too; one that is installed
-    but fails to build is skipped with a warning. Build times and call times are measured and
-    kept in `measurements` for the next run's choice."""
+    but fails to build is skipped with a warning; int8 only with `quantise`. Build times and
+    call times are measured and kept in `measurements` for the next run's choice (int8's once
+    it has calibrated, on the video's first frames)."""
     warnings: list[str] = []
     measurements = measurements or choice.Measurements()
-    for name in candidates(backend, device):
+    eager_call: float | None = None  # timed once for all candidates
+    for name in candidates(backend, device, quantise=quantise):
         if name == "eager":
             return net, "eager", warnings
         key = choice.key(name, choice.device_label(device), choice.network_label(net), shape, str(dtype))
@@ -71,13 +86,21 @@ def prepare(net: nn.Module, *, backend: Backend, shape: tuple[int, ...], dtype: 
             if reason := unavailable(name, device):
                 log.debug("skipping %s: %s", name, reason)
                 continue
-            if calls is not None and not _pays(name, key, net, shape, dtype, device, calls, measurements):
-                continue
+            if calls is not None:
+                eager_call = eager_call or measurements.get(key).get("eager_call") or _time_eager(net, shape, dtype, device)
+                measurements.update(key, eager_call=eager_call)
+                if not _pays(name, key, calls, device, measurements):
+                    continue
         try:
             start = time.perf_counter()
             runner = _build_quietly(name, net, shape, dtype, device)
-            measurements.update(key, build=time.perf_counter() - start)
-            if backend == "auto" and "built_call" not in measurements.get(key):
+            built = time.perf_counter() - start
+            measurements.update(key, build=built)
+            if isinstance(runner, int8.Int8Runner):
+                # Timing it now would calibrate it on noise: it reports once it has calibrated.
+                runner.on_ready = lambda seconds, call, key=key, built=built: \
+                    measurements.update(key, build=built + seconds, built_call=call)
+            elif backend == "auto" and "built_call" not in measurements.get(key):
                 measurements.update(key, built_call=_time_call(runner, shape, dtype, device))
             return runner, name, warnings
         except BackendError as exc:
@@ -92,14 +115,14 @@ def _build_quietly(name: Backend, net: nn.Module, shape: tuple[int, ...], dtype:
     """`_build` with its chatter kept off the terminal; should it fail, the last of what it said
     goes into the error's one line."""
     try:
-        with _stops_deferred(), silence.stderr_captured() as said:
+        with stops_deferred(), silence.stderr_captured() as said:
             return _build(name, net, shape, dtype, device)
     except BackendError as exc:  # `said` is complete only once the block has ended
         raise BackendError(f"{exc}{f' (it said: {said.tail()})' if said.tail() else ''}") from exc
 
 
 @contextlib.contextmanager
-def _stops_deferred() -> Iterator[None]:
+def stops_deferred() -> Iterator[None]:
     """Ctrl-C, SIGTERM and SIGHUP held until the block ends, then delivered as usual. OpenVINO's
     converter catches whatever its tracing raises and tries another way, so an interrupt raised
     inside a build was swallowed and the run went on to the end (seen in CI); a build takes
@@ -119,16 +142,16 @@ def _stops_deferred() -> Iterator[None]:
         signal.raise_signal(signum)  # now, with vsr's own handlers back in place
 
 
-def _pays(name: Backend, key: str, net: nn.Module, shape: tuple[int, ...], dtype: torch.dtype,
-          device: torch.device, calls: int, measurements: choice.Measurements) -> bool:
+def _time_eager(net: nn.Module, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> float:
+    with torch.inference_mode():
+        return _time_call(net, shape, dtype, device)
+
+
+def _pays(name: Backend, key: str, calls: int, device: torch.device, measurements: choice.Measurements) -> bool:
     measured = measurements.get(key)
-    if "eager_call" not in measured:
-        with torch.inference_mode():
-            measured["eager_call"] = _time_call(net, shape, dtype, device)
-        measurements.update(key, eager_call=measured["eager_call"])
     costs = choice.estimate(name, device.type, measured["eager_call"], measured)
     verdict = costs is not None and choice.pays(costs, calls)
-    log.debug("%s over %d calls of %s: %s (%s)", name, calls, shape, "builds" if verdict else "eager", costs)
+    log.debug("%s over %d calls (%s): %s (%s)", name, calls, key, "builds" if verdict else "eager", costs)
     return verdict
 
 
@@ -160,6 +183,14 @@ def _build(name: Backend, net: nn.Module, shape: tuple[int, ...], dtype: torch.d
         runner = OpenVinoRunner(net, dtype=dtype, threads=torch.get_num_threads())
         runner.compiled_for(shape)  # the first shape now, so a failure shows here
         return runner
+    if name == "openvino-int8":
+        from vsr.runtime.openvino import OpenVinoRunner
+
+        if reason := int8.unavailable():
+            raise BackendError(f"--backend openvino-int8: {reason}")
+        fp32 = OpenVinoRunner(net, dtype=torch.float32, threads=torch.get_num_threads())
+        fp32.compiled_for(shape)
+        return int8.Int8Runner(fp32)
     if name == "compile":
         # Inductor's compiled kernels and autotune results, kept with vsr's other caches rather
         # than in /tmp, so that the next run (and the next boot) does not pay again.

@@ -63,6 +63,10 @@ PRIORS: dict[tuple[str, str], Prior] = {
     # 2-core AMD EPYC (AVX512-BF16), realesr-animevideov3: 1.1 s to convert, 0.1 s to compile a
     # shape; 1.6× eager in bf16 at 640×360 (benchmarks/README.md).
     ("openvino", "cpu"): Prior(build=1.5, speedup=1.6),
+    # 2-core AMD EPYC (Zen 3, AVX2, no bf16), realesr-animevideov3 fp32: 1.5 s to convert and
+    # compile, 8 calibration calls in OpenVINO fp32 and about 15 s of NNCF; 2.5× eager a call
+    # at 640×360 (benchmarks/README.md). Only a candidate where fp32 was resolved.
+    ("openvino-int8", "cpu"): Prior(build=25.0, speedup=2.5),
 }
 
 

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from vsr.errors import BackendError
 from vsr.models.descriptor import Model, Runner
-from vsr.runtime import Backend, backends, tiling, yuv
+from vsr.runtime import Backend, backends, int8, tiling, yuv
 from vsr.runtime.temporal import TemporalBlend
 
 Planes = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -43,8 +43,11 @@ class Engine:
     batch: int = 1
     temporal: TemporalBlend | None = None  # blends each output with the previous one (stateful)
     frames: int | None = None  # how many frames the engine is expected to see: whether a build pays (None: many)
+    # Whether --backend auto may run the network in int8 on a CPU where fp32 was resolved: the
+    # precision was left to vsr (`--precision auto`), not asked for.
+    quantise: bool = False
     warnings: list[str] = field(default_factory=list)
-    backend_used: Backend = field(default="eager", init=False)
+    _backend_built: Backend = field(default="eager", init=False, repr=False)
     _runner: Runner | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -54,22 +57,45 @@ class Engine:
         self.model.to(self.device, self.dtype)
         # channels_last is the faster layout for these convolution stacks on both CPU and GPU.
         self.model.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack memory_format
-        if backends.candidates(self.backend, self.device) != ["eager"]:
+        quantise = self.quantise and self.dtype == torch.float32
+        if backends.candidates(self.backend, self.device, quantise=quantise) != ["eager"]:
             if self.in_size is None:
                 raise ValueError("compile, tensorrt and openvino backends need in_size")
             shape, per_batch = self.call_shape()
             calls = None if self.frames is None else per_batch * -(-self.frames // self.batch)
-            self._runner, self.backend_used, built = backends.prepare(
-                self.model.model, backend=self.backend, shape=shape, dtype=self.dtype, device=self.device, calls=calls)
+            self._runner, self._backend_built, built = backends.prepare(
+                self.model.model, backend=self.backend, shape=shape, dtype=self.dtype, device=self.device, calls=calls,
+                quantise=quantise)
             for message in built:
                 self._warn(message)
+            if isinstance(self._runner, int8.Int8Runner):  # it decides as it goes and tells the user here
+                self._runner.warn = self._warn
+
+    @property
+    def backend_used(self) -> Backend:
+        """The backend running the network (int8 can fall back to OpenVINO fp32 after calibrating)."""
+        return self._runner.backend_name if isinstance(self._runner, int8.Int8Runner) else self._backend_built
+
+    @property
+    def calibrating(self) -> bool:
+        """Whether the network still runs in fp32 while int8 calibrates on the first inputs."""
+        return isinstance(self._runner, int8.Int8Runner) and self._runner.calibrating
+
+    @property
+    def precision_used(self) -> str:
+        """fp32, fp16, bf16, or int8 where the network runs quantised."""
+        from vsr.runtime.device import precision_name
+
+        return "int8" if self.backend_used == "openvino-int8" else precision_name(self.dtype)
 
     def call_shape(self) -> tuple[tuple[int, ...], int]:
         """The input shape of most model calls, and how many calls a batch takes: one, or on
         the CPU one per cache-sized tile (an inner tile's shape, overlap included)."""
         assert self.in_size is not None
         h, w = self.in_size
-        if self.device.type == "cpu" and (tile := tiling.cpu_tile(self.model, h, w)) is not None:
+        # Tiles as the backend most likely to run would cut them (a fallback cuts its own at run time).
+        likely = next((b for b in backends.candidates(self.backend, self.device) if b != "eager"), "eager")
+        if self.device.type == "cpu" and (tile := tiling.cpu_tile(self.model, h, w, likely)) is not None:
             reach = tile + 2 * self.model.receptive_radius
             inner = self.model.padded_size(min(h, reach), min(w, reach))
             return (self.batch, 3, *inner), -(-h // tile) * -(-w // tile)
@@ -159,7 +185,8 @@ class Engine:
         h, w = x.shape[-2:]
         if self.tile and max(h, w) > self.tile:
             return tiling.tiled(self.model, x, self.tile, runner=runner)
-        if self.device.type == "cpu" and (tile := tiling.cpu_tile(self.model, h, w)) is not None:
+        backend = self.backend_used if runner is not None else "eager"
+        if self.device.type == "cpu" and (tile := tiling.cpu_tile(self.model, h, w, backend)) is not None:
             return tiling.tiled(self.model, x, tile, overlap=self.model.receptive_radius, runner=runner)
         return self.model.run(x.contiguous(memory_format=torch.channels_last), runner)
 

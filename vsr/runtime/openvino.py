@@ -7,7 +7,8 @@ and memory plan for that size; compiling the compact model takes well under a se
 OpenVINO's model cache (under vsr's cache folder) makes it cheaper again on the next run.
 
 Inputs and outputs are float32 NCHW; the precision OpenVINO computes in follows the engine's
-(bf16 where the CPU has it natively and the engine chose it, else fp32).
+(bf16 where the CPU has it natively and the engine chose it, else fp32), or int8 where the
+network was quantised (vsr.runtime.int8).
 """
 
 from __future__ import annotations
@@ -84,6 +85,18 @@ class OpenVinoRunner:
         except Exception as exc:  # an operation the converter does not know, among others
             raise BackendError(f"--backend openvino: converting the network failed ({type(exc).__name__}: {exc})") from exc
         self._compiled: dict[tuple[int, ...], Any] = {}
+
+    def quantised(self, samples: list[Any]) -> OpenVinoRunner:
+        """This network quantised to int8 from `samples` (see vsr.runtime.int8), as a runner with
+        the same settings; it computes what it does not quantise in fp32."""
+        from vsr.runtime.int8 import quantise
+
+        runner = copy.copy(self)
+        runner._model = quantise(self._model, samples)
+        runner._compiled = {}
+        runner.precision = "int8"
+        runner._config = {**self._config, "INFERENCE_PRECISION_HINT": "f32"}
+        return runner
 
     def compiled_for(self, shape: tuple[int, ...]) -> Any:
         """The model compiled for inputs of exactly `shape` (kept for the life of the runner)."""
