@@ -55,10 +55,8 @@ def measure(clip: Path, size: tuple[int, int], unseen: int) -> dict:
         seen += 1
     calibration = time.perf_counter() - start
     rows = [psnr(engine(x[i:i + 1]), reference(x[i:i + 1])) for i in range(seen, len(frames))]
-    runner = engine._runner
     return {"clip": clip.stem, "size": f"{w}x{h}", "backend": engine.backend_used,
             "calibration_frames": seen, "calibration_seconds": round(calibration, 1),
-            "self_check_db": round(runner.quality, 2) if isinstance(runner, int8.Int8Runner) and runner.quality else None,
             "unseen_frames": len(rows), "psnr_min_db": round(min(rows), 2) if rows else None,
             "psnr_mean_db": round(float(np.mean(rows)), 2) if rows else None, "warnings": list(engine.warnings)}
 

@@ -13,13 +13,10 @@ to build), while OpenVINO's was 1.6–1.9× faster than eager in bf16 and conver
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -27,6 +24,7 @@ from torch import nn
 from vsr.errors import BackendError, InputError
 from vsr.models.descriptor import Runner
 from vsr.runtime import BACKENDS, Backend, cache_folder, choice, int8, silence
+from vsr.runtime.stops import stops_deferred
 
 log = logging.getLogger(__name__)
 
@@ -119,27 +117,6 @@ def _build_quietly(name: Backend, net: nn.Module, shape: tuple[int, ...], dtype:
             return _build(name, net, shape, dtype, device)
     except BackendError as exc:  # `said` is complete only once the block has ended
         raise BackendError(f"{exc}{f' (it said: {said.tail()})' if said.tail() else ''}") from exc
-
-
-@contextlib.contextmanager
-def stops_deferred() -> Iterator[None]:
-    """Ctrl-C, SIGTERM and SIGHUP held until the block ends, then delivered as usual. OpenVINO's
-    converter catches whatever its tracing raises and tries another way, so an interrupt raised
-    inside a build was swallowed and the run went on to the end (seen in CI); a build takes
-    seconds, so holding the signal that long costs nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    stops = [s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s]
-    received: list[int] = []
-    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in stops}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    for signum in received[:1]:
-        signal.raise_signal(signum)  # now, with vsr's own handlers back in place
 
 
 def _time_eager(net: nn.Module, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> float:

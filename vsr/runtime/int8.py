@@ -34,6 +34,7 @@ import torch
 from vsr.errors import BackendError
 from vsr.runtime import Backend, silence
 from vsr.runtime.openvino import OpenVinoRunner
+from vsr.runtime.stops import stops_deferred
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +142,6 @@ def quantise(model: Any, samples: list[np.ndarray]) -> Any:
     weights per output channel and activations, bias-corrected. Silent; stops held meanwhile."""
     if reason := unavailable():
         raise BackendError(f"--backend openvino-int8: {reason}")
-    from vsr.runtime.backends import stops_deferred
-
     try:
         with stops_deferred(), silence.stderr_captured() as said, warnings.catch_warnings(), \
                 contextlib.redirect_stdout(io.StringIO()):

@@ -59,7 +59,8 @@ def precision_hint(dtype: torch.dtype, capabilities: list[str]) -> str:
 class OpenVinoRunner:
     """`net` as OpenVINO runs it on the CPU: NCHW float in, NCHW float32 out, any shape."""
 
-    def __init__(self, net: nn.Module, *, dtype: torch.dtype, threads: int) -> None:
+    def __init__(self, net: nn.Module | None, *, dtype: torch.dtype, threads: int, converted: Any = None) -> None:
+        """`net` converted here, or `converted` (an openvino.Model) as it is."""
         reason = unavailable()
         if reason:
             raise BackendError(f"--backend openvino: {reason}")
@@ -73,6 +74,10 @@ class OpenVinoRunner:
             "INFERENCE_NUM_THREADS": max(1, threads),
             "CACHE_DIR": str(cache_folder("openvino")),
         }
+        self._compiled: dict[tuple[int, ...], Any] = {}
+        if converted is not None or net is None:
+            self._model = converted
+            return
         fp32 = copy.deepcopy(net).to("cpu", torch.float32).eval()
         try:
             # The converter traces under no_grad (inference tensors cannot be traced) and prints
@@ -84,19 +89,14 @@ class OpenVinoRunner:
                     input=[openvino.PartialShape([-1, 3, -1, -1])])
         except Exception as exc:  # an operation the converter does not know, among others
             raise BackendError(f"--backend openvino: converting the network failed ({type(exc).__name__}: {exc})") from exc
-        self._compiled: dict[tuple[int, ...], Any] = {}
 
     def quantised(self, samples: list[Any]) -> OpenVinoRunner:
         """This network quantised to int8 from `samples` (see vsr.runtime.int8), as a runner with
         the same settings; it computes what it does not quantise in fp32."""
         from vsr.runtime.int8 import quantise
 
-        runner = copy.copy(self)
-        runner._model = quantise(self._model, samples)
-        runner._compiled = {}
-        runner.precision = "int8"
-        runner._config = {**self._config, "INFERENCE_PRECISION_HINT": "f32"}
-        return runner
+        return OpenVinoRunner(None, dtype=torch.float32, threads=self._config["INFERENCE_NUM_THREADS"],
+                              converted=quantise(self._model, samples))
 
     def compiled_for(self, shape: tuple[int, ...]) -> Any:
         """The model compiled for inputs of exactly `shape` (kept for the life of the runner)."""
