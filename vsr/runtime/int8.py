@@ -111,7 +111,8 @@ class Int8Runner:
     def _quantise(self, x: torch.Tensor, reference: torch.Tensor) -> None:
         start = time.perf_counter()
         try:
-            int8 = self._fp32.quantised(self._crops)
+            int8 = OpenVinoRunner(None, dtype=torch.float32, threads=self._fp32.threads,
+                                  converted=quantise(self._fp32.converted, self._crops))
             int8.compiled_for(tuple(x.shape))  # part of the build, not of the call timed next
             call_start = time.perf_counter()
             out = int8(x)

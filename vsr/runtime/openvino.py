@@ -90,13 +90,14 @@ class OpenVinoRunner:
         except Exception as exc:  # an operation the converter does not know, among others
             raise BackendError(f"--backend openvino: converting the network failed ({type(exc).__name__}: {exc})") from exc
 
-    def quantised(self, samples: list[Any]) -> OpenVinoRunner:
-        """This network quantised to int8 from `samples` (see vsr.runtime.int8), as a runner with
-        the same settings; it computes what it does not quantise in fp32."""
-        from vsr.runtime.int8 import quantise
+    @property
+    def converted(self) -> Any:
+        """The network as OpenVINO holds it (an openvino.Model, any shape)."""
+        return self._model
 
-        return OpenVinoRunner(None, dtype=torch.float32, threads=self._config["INFERENCE_NUM_THREADS"],
-                              converted=quantise(self._model, samples))
+    @property
+    def threads(self) -> int:
+        return int(self._config["INFERENCE_NUM_THREADS"])
 
     def compiled_for(self, shape: tuple[int, ...]) -> Any:
         """The model compiled for inputs of exactly `shape` (kept for the life of the runner)."""
