@@ -321,6 +321,9 @@ def test_auto_quantises_only_where_the_precision_was_left_to_it(tmp_path, monkey
 
     assert backends.candidates("auto", CPU, quantise=True) == ["openvino-int8", "openvino", "eager"]
     assert backends.unavailable("openvino-int8", CUDA) == "OpenVINO runs on the CPU only"
+    with pytest.raises(backends.BackendError, match="^--backend openvino-int8: OpenVINO runs on the CPU only$"):
+        backends.prepare(_tiny().model, backend="openvino-int8", shape=(1, 3, 12, 16), dtype=torch.float32,
+                         device=CUDA, measurements=choice.Measurements(tmp_path / "c.json"))
     monkeypatch.setattr(int8.importlib.util, "find_spec", lambda name: None)
     assert int8.unavailable() == "openvino and nncf not installed: pip install 'vsr[int8]'"
     monkeypatch.undo()

@@ -79,16 +79,17 @@ def prepare(net: nn.Module, *, backend: Backend, shape: tuple[int, ...], dtype: 
     for name in candidates(backend, device, quantise=quantise):
         if name == "eager":
             return net, "eager", warnings
+        if reason := unavailable(name, device):
+            if backend != "auto":  # asked for by name: say why not, before any work
+                raise BackendError(f"--backend {name}: {reason}")
+            log.debug("skipping %s: %s", name, reason)
+            continue
         key = choice.key(name, choice.device_label(device), choice.network_label(net), shape, str(dtype))
-        if backend == "auto":
-            if reason := unavailable(name, device):
-                log.debug("skipping %s: %s", name, reason)
+        if backend == "auto" and calls is not None:
+            eager_call = eager_call or measurements.get(key).get("eager_call") or _time_eager(net, shape, dtype, device)
+            measurements.update(key, eager_call=eager_call)
+            if not _pays(name, key, calls, device, measurements):
                 continue
-            if calls is not None:
-                eager_call = eager_call or measurements.get(key).get("eager_call") or _time_eager(net, shape, dtype, device)
-                measurements.update(key, eager_call=eager_call)
-                if not _pays(name, key, calls, device, measurements):
-                    continue
         try:
             start = time.perf_counter()
             runner = _build_quietly(name, net, shape, dtype, device)
