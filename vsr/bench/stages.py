@@ -128,7 +128,7 @@ def _stages(clip: Path, net: Model, dev: torch.device, dtype: torch.dtype, backe
         if not engine.calibrating:
             break
         engine.infer(upload[None].contiguous(memory_format=torch.channels_last))
-    result["precision"] = engine.precision_used
+    result["precision"], result["backend"] = engine.precision_used, engine.backend_used
     repeats = max(1, n // batch)
     with Timer(dev) as t:
         for _ in range(repeats):

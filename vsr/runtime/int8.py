@@ -1,7 +1,7 @@
 """int8 on the CPU: OpenVINO with the network quantised by NNCF (the optional extra `vsr[int8]`).
 
 For CPUs without native bf16 this is the fast path: on a 2-core AMD EPYC (Zen 3, AVX2, no
-VNNI) the int8 model ran 1.8× faster than OpenVINO's fp32 (benchmarks/README.md). Post-training
+VNNI) the int8 model ran 1.9-2.0× faster than OpenVINO's fp32 (benchmarks/README.md). Post-training
 quantisation needs real inputs to measure each layer's range, and an SR network's output is
 only as good as those ranges, so the runner calibrates on the video it is upscaling:
 
@@ -71,8 +71,8 @@ def crops(x: np.ndarray, count: int, size: int, rng: np.random.Generator) -> lis
 class Int8Runner:
     """Runs `fp32` (an OpenVINO fp32 runner) while it calibrates, then its int8 quantisation.
 
-    `backend_name` says which backend is running: openvino-int8 once quantised (and while calibrating,
-    as that is the plan), openvino if the quantised network fell short of `MIN_PSNR`.
+    `backend_name` says which backend has run: openvino-int8 once quantised, openvino while it
+    calibrates (a clip that ends then ran in fp32) or if the quantised network fell short of `MIN_PSNR`.
     `on_ready(seconds, call_seconds)` reports the calibration's cost and an int8 call's time
     (for --backend auto's measurements); `warn` receives what the user should hear."""
 
@@ -86,12 +86,13 @@ class Int8Runner:
         self._seconds = 0.0
         self.on_ready = on_ready
         self.warn = warn
-        self.backend_name: Backend = "openvino-int8"
+        self.backend_name: Backend = "openvino"
+        self._gave_up = False
         self.quality: float | None = None  # dB against fp32 on the last calibration input
 
     @property
     def calibrating(self) -> bool:
-        return self._int8 is None and self.backend_name == "openvino-int8"
+        return self._int8 is None and not self._gave_up
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self._int8 is not None:
@@ -128,12 +129,13 @@ class Int8Runner:
                           f"(below {MIN_PSNR:.0f} dB): running in OpenVINO fp32")
             return
         self._int8 = int8
+        self.backend_name = "openvino-int8"
         log.debug("int8 at %.1f dB from fp32, %.2f s a call", self.quality, call)
         if self.on_ready:
             self.on_ready(self._seconds + time.perf_counter() - start, call)
 
     def _give_up(self, message: str) -> None:
-        self.backend_name = "openvino"
+        self._gave_up = True
         if self.warn:
             self.warn(message)
 
