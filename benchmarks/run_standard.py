@@ -76,7 +76,7 @@ def _cpu_flags() -> set[str]:
 
 
 def cases(device: torch.device, quick: bool, only_backends: list[str] | None = None,
-          only_sizes: list[str] | None = None):
+          only_sizes: list[str] | None = None, only_precisions: list[str] | None = None):
     if device.type == "cuda":
         precisions, backends = ["fp16", "bf16"], ["eager", "compile", "tensorrt"]
         frames = {(640, 360): 256, (960, 540): 128, (1920, 1080): 64}
@@ -88,17 +88,21 @@ def cases(device: torch.device, quick: bool, only_backends: list[str] | None = N
         frames = {(640, 360): 16, (960, 540): 12, (1920, 1080): 8}  # the marginal cost needs a few seconds of difference
     sizes = SIZES[:1] if quick else [s for s in SIZES if not only_sizes or f"{s[0]}x{s[1]}" in only_sizes]
     for size in sizes:
-        for precision in precisions:
+        for precision in [p for p in precisions if not only_precisions or p in only_precisions]:
             for backend in [b for b in backends if not only_backends or b in only_backends]:
                 if device.type == "cpu" and size == (1920, 1080) and precision == "fp32" and backend == "eager":
                     continue  # ten minutes for a figure the 960×540 row already gives
-                if backend == "openvino-int8" and precision != "fp32":
-                    continue  # int8 replaces fp32, where the CPU has no native bf16
+                if backend == "openvino-int8" and precision != precisions[-1]:
+                    # int8 calibrates in, and competes with, the precision --precision auto
+                    # resolves to: bf16 where the CPU has it natively, else fp32.
+                    continue
                 n = 8 if quick else frames[size]
                 if backend == "openvino-int8":
                     # Both runs of the marginal cost must get past the calibration (8 model calls:
-                    # 8 whole frames) so that only int8 frames make the difference.
-                    n = max(n, 2 * (CALIBRATION_CALLS + 4))
+                    # 8 whole frames) so that only int8 frames make the difference, and that
+                    # difference must be long enough for NNCF's own variation (±1-2 s of about
+                    # 20 s, in both runs) to vanish in it: 24 frames of it, not 12.
+                    n = max(n, 2 * (CALIBRATION_CALLS + 4), 48)
                 yield size, precision, backend, n
 
 
@@ -108,6 +112,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--backends", help="only these backends, comma-separated (e.g. openvino)")
     parser.add_argument("--sizes", help="only these sizes, comma-separated (e.g. 960x540,1920x1080)")
+    parser.add_argument("--precisions", help="only these precisions, comma-separated (e.g. bf16)")
     parser.add_argument("--tag", help="added to the result file's name (a partial re-run beside a full one)")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="where the JSON goes")
     args = parser.parse_args()
@@ -115,7 +120,8 @@ def main() -> None:
                           ("cpu" if args.device == "auto" else args.device))
     rows = []
     for size, precision, backend, frames in cases(device, args.quick, args.backends.split(",") if args.backends else None,
-                                                  args.sizes.split(",") if args.sizes else None):
+                                                  args.sizes.split(",") if args.sizes else None,
+                                                  args.precisions.split(",") if args.precisions else None):
         print(f"{size[0]}x{size[1]} {precision} {backend} ...", flush=True)
         try:
             row = run(model=MODEL, size=size, precision=precision, backend=backend, device=str(device), frames=frames)

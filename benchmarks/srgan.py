@@ -23,6 +23,7 @@ import numpy as np
 from finetune import parse_run_args, unseen_frames_score, write_result
 from quality import sample_clips
 
+from vsr.models.interpolation import interpolate_files
 from vsr.quality.metrics import gradient_energy
 from vsr.train.trainer import train
 
@@ -49,16 +50,26 @@ def from_scratch(description: str, stem: str, arch: str, pixel_name: str, gan_na
     parser.add_argument("--vgg", help="VGG19 weights for the perceptual loss [the discriminator's features]")
     parser.add_argument("--adversarial-weight", type=float, default=None, help="[the recipe's]")
     parser.add_argument("--adversarial-rampup", type=int, default=None, help="[the recipe's]")
+    parser.add_argument("--perceptual-weight", type=float, default=None, help="[the recipe's]")
     parser.add_argument("--keep", type=Path, help="write both phases' exports here [a temporary folder]")
     parser.add_argument("--pixel-phase", type=Path,
                         help="an earlier run's pixel-phase export (--keep): skip that phase, to try GAN options")
     parser.add_argument("--tag", help="added to the result file's name, to keep runs with other options apart")
+    parser.add_argument("--interpolate", default="",
+                        help="also score the GAN phase's weights interpolated towards the pixel phase's at these "
+                             "alphas (comma-separated; ESRGAN's network interpolation, `vsr models interpolate`)")
+    parser.add_argument("--gan-phase", type=Path, help="an earlier run's GAN-phase export (--keep): score it again")
     args, head = parse_run_args(parser)
+    if args.gan_phase and not args.pixel_phase:
+        parser.error("--gan-phase needs the --pixel-phase it grew from")
+    if args.interpolate and not (args.gan_steps or args.gan_phase):
+        parser.error("--interpolate needs a GAN phase (--gan-steps or --gan-phase)")
     clips = sample_clips()
     names = args.clips.split(",")
     sizes = {k: v for k, v in (("batch_size", args.batch_size), ("patch_size", args.patch_size)) if v is not None}
     overrides = {k: v for k, v in (("vgg", args.vgg), ("adversarial_weight", args.adversarial_weight),
-                                   ("adversarial_rampup", args.adversarial_rampup)) if v is not None}
+                                   ("adversarial_rampup", args.adversarial_rampup),
+                                   ("perceptual_weight", args.perceptual_weight)) if v is not None}
     gan: dict[str, Any] = {**gan_options(args.vgg is not None), **overrides}
     result: dict[str, Any] = {**head, "arch": arch, "scale": SCALE, "degradation": "area ÷4",
                               "pretrain_steps": args.pretrain_steps, "gan_steps": args.gan_steps,
@@ -85,7 +96,12 @@ def from_scratch(description: str, stem: str, arch: str, pixel_name: str, gan_na
             result[f"{pixel_name}_seconds"] = round(time.perf_counter() - start, 1)
             result["precision"] = phase1["precision"]
             result["validation"] = {pixel_name: phase1["final"]}
-        if args.gan_steps:
+        if args.gan_phase:
+            models[gan_name] = str(args.gan_phase)
+            result["gan_phase_from"] = args.gan_phase.name
+            for key in ("gan_steps", "gan_options"):  # that run's, not these arguments'
+                result.pop(key)
+        elif args.gan_steps:
             start = time.perf_counter()
             phase2 = train({**common, **gan, "init": models[pixel_name], "name": gan_name, "pretrain_steps": 0,
                             "gan_steps": args.gan_steps, "val_every": max(1, args.gan_steps // 10),
@@ -95,12 +111,16 @@ def from_scratch(description: str, stem: str, arch: str, pixel_name: str, gan_na
             result[f"{gan_name}_seconds"] = round(time.perf_counter() - start, 1)
             result["precision"] = phase2["precision"]
             result.setdefault("validation", {})[gan_name] = phase2["final"]
+        for alpha in (float(a) for a in args.interpolate.split(",") if a):
+            path = keep / f"{gan_name}-interpolated-{alpha:g}.safetensors"
+            interpolate_files(models[pixel_name], models[gan_name], path, alpha, replace=True)
+            models[f"{gan_name}@{alpha:g}"] = str(path)
         for name in names:
             rows = unseen_frames_score(clips[name], TEST[name], models, args.device, crf=None, measures=sharpness)
             for label in models:
                 rows[label]["psnr_vs_bicubic_db"] = round(rows[label]["psnr"] - rows["bicubic"]["psnr"], 3)
-            if gan_name in rows:
-                rows[gan_name]["psnr_vs_pixel_phase_db"] = round(rows[gan_name]["psnr"] - rows[pixel_name]["psnr"], 3)
+            for label in (label for label in rows if label.startswith(gan_name)):
+                rows[label]["psnr_vs_pixel_phase_db"] = round(rows[label]["psnr"] - rows[pixel_name]["psnr"], 3)
             result["clips"][name]["unseen_frames"] = rows
     write_result(args, f"{stem}-{args.tag}" if args.tag else stem, result)
 

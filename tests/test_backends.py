@@ -276,10 +276,10 @@ def _photo_frames(photos, size=(96, 72)) -> torch.Tensor:
     return torch.from_numpy(np.stack([np.asarray(Image.open(p).convert("RGB").resize(size)) for p in photos]))
 
 
-def _int8_engine(frames: torch.Tensor, model=None, **options) -> Engine:
+def _int8_engine(frames: torch.Tensor, model=None, dtype=torch.float32, **options) -> Engine:
     model = model or vsr.load_model("realesr-animevideov3")
     h, w = frames.shape[1:3]
-    return Engine(model=model, device=CPU, dtype=torch.float32, out_size=(h * model.scale, w * model.scale),
+    return Engine(model=model, device=CPU, dtype=dtype, out_size=(h * model.scale, w * model.scale),
                   in_size=(h, w), **options)
 
 
@@ -296,8 +296,34 @@ def test_int8_calibrates_on_the_first_frames_then_runs_within_40_db_of_fp32(phot
     first = [engine(frames[i:i + 1]) for i in range(3)]
     assert all(_psnr(a, reference(frames[i:i + 1])) >= 60 for i, a in enumerate(first))
     assert not engine.calibrating and engine.precision_used == "int8" and engine.warnings == []
+    runner = engine.runner
+    assert isinstance(runner, int8.Int8Runner) and runner.unquantised.compiled_shapes == []  # its memory went back
     after, exact = engine(frames), reference(frames)
     assert 40 <= _psnr(after, exact) < 60  # quantised (not fp32 under another name), and close
+
+
+def test_int8_under_a_bf16_engine_calibrates_in_openvino_bf16_and_competes_with_eager_bf16(photos, monkeypatch):
+    pytest.importorskip("nncf")
+    import openvino
+
+    from vsr.runtime import int8
+
+    # A bf16 engine (a CPU with native bf16): the calibration calls run in OpenVINO bf16, twice
+    # fp32's speed there, and the quantised network still holds 40 dB against PyTorch fp32.
+    monkeypatch.setattr(int8, "CALIBRATION_CALLS", 3)
+    frames = _photo_frames(photos, size=(64, 48))
+    reference = _int8_engine(frames, backend="eager")
+    engine = _int8_engine(frames, backend="openvino-int8", dtype=torch.bfloat16)
+    native = "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    assert engine.precision_used == ("bf16" if native else "fp32") and engine.backend_used == "openvino"
+    for i in range(3):
+        engine(frames[i:i + 1])
+    assert engine.precision_used == "int8" and engine.warnings == []
+    assert 40 <= _psnr(engine(frames), reference(frames)) < 60
+    # Before anything is measured, auto weighs int8 against eager in the precision eager runs in.
+    assert choice.estimate("openvino-int8", "cpu", 1.0, None, "bf16") == choice.Costs(25.0, 1 / 2.1, 1.0)
+    assert choice.estimate("openvino-int8", "cpu", 1.0, None, "fp32") == choice.Costs(25.0, 1 / 2.5, 1.0)
+    assert choice.estimate("openvino", "cpu", 1.0, None, "bf16") == choice.Costs(1.5, 1 / 1.6, 1.0)
 
 
 def test_int8_below_40_db_stays_in_fp32_and_says_so(photos, monkeypatch):
@@ -342,7 +368,7 @@ def test_auto_quantises_only_where_the_precision_was_left_to_it(tmp_path, monkey
     assert used(200, quantise=True) == "openvino"  # 16 s saved < 20 s; OpenVINO fp32 still pays
     assert used(1000, quantise=True) == "openvino-int8"  # 1000 × 0.08 s saved > 20 s
     assert used(1000, quantise=False) == "openvino"  # --precision fp32 asked: never int8
-    # The engine offers int8 to auto only for --precision auto resolved to fp32.
+    # The engine offers int8 to auto only for --precision auto (resolved to fp32 or bf16).
     assert backends.candidates("auto", CPU, quantise=False) == ["openvino", "eager"]
 
 
@@ -381,3 +407,21 @@ def test_int8_from_the_cli_is_quiet_and_reports_int8(tmp_path, capfd, monkeypatc
     assert err == ""
     summary = json.loads(out)
     assert (summary["backend"], summary["precision"], summary["frames"]) == ("openvino-int8", "int8", 4)
+
+
+def test_int8_on_a_clip_shorter_than_its_calibration_says_it_ran_fp32(tmp_path, capfd, tiny_model):
+    pytest.importorskip("nncf")
+    from clips import make_clip
+    from vsr.cli import main
+    from vsr.runtime import int8
+
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=3)
+    assert int8.CALIBRATION_CALLS > 3
+    assert main(["upscale", str(src), str(tmp_path / "out.mp4"), "--backend", "openvino-int8", "--precision", "fp32",
+                 "--json", "--model", str(tiny_model)]) == 0
+    out, err = capfd.readouterr()
+    summary = json.loads(out)
+    assert (summary["backend"], summary["precision"], summary["frames"]) == ("openvino", "fp32", 3)
+    expected = f"the input ended after 3 of the {int8.CALIBRATION_CALLS} model calls int8 calibrates on"
+    assert any(expected in w for w in summary["warnings"]) and expected in err

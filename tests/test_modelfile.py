@@ -138,3 +138,45 @@ def test_a_model_file_that_appears_while_converting_is_not_replaced(tmp_path, ca
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors", "out.safetensors"]
     assert main(["models", "convert", str(src), str(dst), "--overwrite"]) == 0  # what --overwrite is for
     assert dst.read_bytes() != b"another process's model"
+
+
+def test_interpolation_blends_two_trainings_of_one_network_and_refuses_others(tmp_path, capsys):
+    from vsr.cli import main
+    from vsr.models.catalogue import describe, load_model, write_model
+    from vsr.models.descriptor import describe_network
+
+    spec = zoo.get_spec("compact")
+    pixel, gan = (tmp_path / f"{n}.safetensors" for n in ("pixel", "gan"))
+    for path, seed in ((pixel, 0), (gan, 1)):  # two weight sets of one network
+        write_model(path, describe_network(_reseeded(spec, seed), spec, spec.examples[0], name=path.stem),
+                    source="test", licence="MIT")
+    out = tmp_path / "mix.safetensors"
+    assert main(["models", "interpolate", str(pixel), str(gan), str(out), "--alpha", "0.8"]) == 0
+    assert "0.2 × pixel + 0.8 × gan" in capsys.readouterr().out
+    a, b, mix = (load_model(p).model.state_dict() for p in (pixel, gan, out))
+    for k, v in mix.items():
+        torch.testing.assert_close(v, 0.2 * a[k] + 0.8 * b[k])
+    info = describe(out)
+    assert info["licence"] == "MIT" and "interpolation" in str(info["source"])
+    # The ends are the models themselves.
+    assert main(["models", "interpolate", str(pixel), str(gan), str(tmp_path / "zero.safetensors"), "--alpha", "0"]) == 0
+    for k, v in load_model(tmp_path / "zero.safetensors").model.state_dict().items():
+        torch.testing.assert_close(v, a[k])
+    # Another network, an alpha outside [0, 1], an existing output: one line each, nothing written.
+    other = tmp_path / "other.safetensors"
+    write_model(other, describe_network(_tiny(i=1), spec, spec.examples[1], name="other"), source="test", licence="MIT")
+    assert main(["models", "interpolate", str(pixel), str(other), str(tmp_path / "x.safetensors")]) != 0
+    assert "are different networks" in capsys.readouterr().err
+    assert main(["models", "interpolate", str(pixel), str(gan), str(tmp_path / "x.safetensors"), "--alpha", "1.5"]) != 0
+    assert "invalid alpha 1.5" in capsys.readouterr().err
+    before, gan_bytes = out.read_bytes(), gan.read_bytes()
+    assert main(["models", "interpolate", str(pixel), str(gan), str(out)]) != 0
+    assert "--overwrite" in capsys.readouterr().err and out.read_bytes() == before
+    assert main(["models", "interpolate", str(pixel), str(gan), str(gan), "--overwrite"]) == 2  # either input
+    assert "is the input" in capsys.readouterr().err and gan.read_bytes() == gan_bytes
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+def _reseeded(spec, seed):
+    torch.manual_seed(seed)
+    return spec.build(**spec.examples[0]).eval()

@@ -337,6 +337,31 @@ def test_two_runs_cannot_make_the_same_output_at_once(tmp_path, tiny_model):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]  # the lock is gone too
 
 
+def test_segments_keep_the_users_auto_precision_for_int8_while_pinning_what_it_resolved_to(tmp_path, tiny_model,
+                                                                                              monkeypatch):
+    import dataclasses
+
+    from vsr.pipeline import run
+
+    built = []
+    engine = run.Engine
+
+    def recording(**kwargs):
+        built.append((kwargs["dtype"], kwargs["quantise"]))
+        return engine(**kwargs)
+
+    monkeypatch.setattr(run, "Engine", recording)
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=16, size=(32, 24), options=KEYS)
+    options = _options(tiny_model)
+    for precision, quantise in (("auto", True), ("fp32", False)):
+        built.clear()
+        runtime = dataclasses.replace(options.runtime, precision=precision, backend="eager")
+        summary = upscale(src, tmp_path / f"{precision}.mp4", dataclasses.replace(options, runtime=runtime),
+                          progress=False)
+        assert summary.segments >= 2 and built and all(q is quantise for _, q in built), built
+
+
 def test_json_says_how_the_work_was_done(tmp_path, tiny_model, capsys):
     from vsr.cli import main
 

@@ -30,13 +30,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-models_app = typer.Typer(help="List, inspect, import, convert and export models.", no_args_is_help=True)
+models_app = typer.Typer(help="List, inspect, import, convert, export and interpolate models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 models_app.command("list")(models.models_list)
 models_app.command("info")(models.models_info)
 models_app.command("import")(models.models_import)
 models_app.command("convert")(models.models_convert)
 models_app.command("export")(models.models_export)
+models_app.command("interpolate")(models.models_interpolate)
 app.command("upscale")(upscale.upscale_command)
 app.command("bench")(bench.bench_command)
 app.command("eval")(quality.eval_command)

@@ -23,12 +23,12 @@ DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
 DevicesOption = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N, a list (cuda:0,cuda:1: a worker on each) "
                                                  "or cuda:all.")]
 PrecisionOption = Annotated[Precision, typer.Option(
-    help="auto (fp16 on CUDA; on a CPU bf16 where it measures faster, else fp32, or int8 where vsr[int8] is "
-         "installed and the video is long enough to calibrate it), fp32, fp16 or bf16.")]
+    help="auto (fp16 on CUDA; on a CPU bf16 where it measures faster, else fp32, and int8 instead of either where "
+         "vsr[int8] is installed and the video is long enough for its calibration to pay), fp32, fp16 or bf16.")]
 BackendOption = Annotated[Backend, typer.Option(
     help="auto (the fastest installed whose build pays for the video's length), eager, compile (torch.compile), "
          "tensorrt (needs vsr[tensorrt] and a CUDA GPU), openvino (CPU; needs vsr[openvino]) or openvino-int8 "
-         "(CPU; needs vsr[int8]; quantised on the video's first frames, kept only within 40 dB of fp32).")]
+         "(CPU; needs vsr[int8]; quantised on the video's first frames, kept only within 40 dB of the unquantised output).")]
 BatchSizeOption = Annotated[int | None, typer.Option(help="Frames per model call (default: automatic).")]
 TemporalBlendOption = Annotated[float, typer.Option(
     help="0 = off; up to 0.9: blend each frame with the previous output where the source did not change "

@@ -1,4 +1,4 @@
-"""`vsr models`: list, inspect, import, convert and export models."""
+"""`vsr models`: list, inspect, import, convert, export and interpolate models."""
 
 from __future__ import annotations
 
@@ -97,3 +97,26 @@ def models_export(
     report(result.as_dict(), as_json=as_json,
            lines=lambda: [f"wrote {out} ({result.arch} x{result.scale}, opset {result.opset}, "
                           f"{'fp16' if fp16 else 'fp32'}, {'dynamic' if result.dynamic else 'static'} shape; {checked})"])
+
+
+def models_interpolate(
+    first: Annotated[str, typer.Argument(help="The PSNR-oriented model (name or file): alpha 0.")],
+    second: Annotated[str, typer.Argument(help="The GAN-trained model grown from it (name or file): alpha 1.")],
+    out: Annotated[Path, typer.Argument(help="The .safetensors file to write.")],
+    alpha: Annotated[float, typer.Option(help="How far towards SECOND: 0 is FIRST, 1 is SECOND.")] = 0.8,
+    name: Annotated[str | None, typer.Option(help="The model's name in the metadata (default: OUT's stem).")] = None,
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Blend two trainings of one network, weight by weight (ESRGAN's network interpolation):
+    choose between a pixel phase's fidelity and a GAN phase's sharpness after training."""
+    from vsr.atomic import check_output
+    from vsr.errors import OutputError
+    from vsr.models.catalogue import resolve
+    from vsr.models.interpolation import interpolate_files
+
+    if out.suffix != ".safetensors":
+        raise OutputError(f"{out}: the output must be a .safetensors file")
+    for model in (first, second):
+        check_output(out, overwrite=overwrite, input_path=resolve(model))
+    blended = interpolate_files(first, second, out, alpha, name=name, replace=overwrite)
+    typer.echo(f"wrote {out} ({blended.arch} x{blended.scale}; {blended.metadata['source']})")

@@ -46,6 +46,13 @@ class RuntimeOptions:
     batch_size: int | None = None  # frames per model call; None: 4 on a GPU, 1 on a CPU
     tile: int = 0  # tile size in pixels; 0: whole frames (tiles engage by themselves on out-of-memory)
     colour_conversion: ColourConversion = "auto"
+    # Whether --backend auto may quantise to int8; None: where `precision` is auto. Segments
+    # pin the precision the first run resolved, and keep this from the user's `auto`.
+    quantise: bool | None = None
+
+    @property
+    def may_quantise(self) -> bool:
+        return self.precision == "auto" if self.quantise is None else self.quantise
 
     def __post_init__(self) -> None:
         if not is_device_name(self.device):

@@ -104,7 +104,7 @@ def build_engine(model: Model, plan: Plan, options: UpscaleOptions) -> Engine:
     (in_w, in_h), (out_w, out_h) = plan.in_size, plan.out_size
     return Engine(model=model, device=device, dtype=resolve_precision(runtime.precision, device, model),
                   out_size=(out_h, out_w), tile=runtime.tile, backend=backend, in_size=(in_h, in_w),
-                  batch=batch, frames=plan.estimated_frames or None, quantise=runtime.precision == "auto",
+                  batch=batch, frames=plan.estimated_frames or None, quantise=runtime.may_quantise,
                   temporal=TemporalBlend(options.temporal_blend) if options.temporal_blend else None)
 
 
@@ -146,6 +146,7 @@ def run_plan(plan: Plan, engine: Engine, options: UpscaleOptions, *, progress: b
         sink = open_sink(plan.kind, plan.output, plan.sink_spec, source.copy_streams, replace=plan.overwrite)
         try:
             report = runner.run(source, sink, process, batch=engine.batch, progress=progress, on_frame=on_frame)
+            engine.finish()
         finally:  # what was found is said, once, also when the run failed
             said = _once([*plan.warnings, *source.warnings(), *engine.warnings])
             for message in said if say_warnings else ():

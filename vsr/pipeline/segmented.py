@@ -143,7 +143,10 @@ class VideoJob:
                        output_size=plan.out_size, codec=plan.codec, pix_fmt=plan.pix_fmt,
                        model=self.model, device=executor.device, bytes=report.bytes, warnings=warnings,
                        backend=",".join(dict.fromkeys(d["backend"] for d in done)),
-                       precision=self.manifest.resolved["precision"], segments=len(done),
+                       # int8 is a backend that quantises the precision the run resolved
+                       precision=",".join(dict.fromkeys("int8" if d["backend"] == "openvino-int8"
+                                                        else self.manifest.resolved["precision"] for d in done)),
+                       segments=len(done),
                        segments_resumed=self.resumed, executor=executor.name, workers=executor.workers)
 
 
@@ -201,7 +204,8 @@ def prepare_video(info: VideoInfo, output: Path, options: UpscaleOptions, model:
     manifest.save(work)
     manifests.remove_strays(work, {s["index"] for s in manifest.segments if s["done"]})
     # Every segment in the precision the first run chose, whatever the workers would choose now.
-    runtime = dataclasses.replace(options.runtime, precision=manifest.resolved["precision"])
+    runtime = dataclasses.replace(options.runtime, precision=manifest.resolved["precision"],
+                                  quantise=options.runtime.may_quantise)
     video = VideoJob(plan, work, manifest, dataclasses.replace(options, runtime=runtime), model.name, resumed)
     video.resumed_frames = video.frames_done
     return video

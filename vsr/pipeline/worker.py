@@ -106,7 +106,6 @@ class Worker:
         return self._file(job, on_frames)
 
     def _segment(self, job: SegmentJob, on_frames: OnFrames) -> JobResult:
-        from vsr.runtime.device import precision_name
         from vsr.runtime.temporal import TemporalBlend
 
         options = self._options(job.options)
@@ -132,7 +131,7 @@ class Worker:
         if report.frames != segment.frames:  # the scan counted packets; a damaged one decodes to nothing
             found.append(f"segment {segment.index + 1}: {segment.frames} frames expected, {report.frames} decoded")
         return JobResult(job.key, report.frames, (*found, *report.warnings, *engine.warnings[before:]),
-                         engine.backend_used, precision_name(engine.dtype), sha256=segment_checksum(job.work, segment.index))
+                         engine.backend_used, engine.precision_used, sha256=segment_checksum(job.work, segment.index))
 
     def _file(self, job: FileJob, on_frames: OnFrames) -> JobResult:
         from vsr.atomic import check_output

@@ -53,29 +53,37 @@ class Prior:
     speedup: float  # eager's time a call over the built backend's
 
 
-PRIORS: dict[tuple[str, str], Prior] = {
+# By backend, device type, and the precision eager runs in ("*": any); the speed-up is over eager
+# in that precision.
+PRIORS: dict[tuple[str, str, str], Prior] = {
     # H100, realesr-animevideov3 fp16 at 640×360 (../shared/gpu-results): 25 s of compile and
     # autotune; 754 model fps against eager's 405.
-    ("compile", "cuda"): Prior(build=25.0, speedup=1.86),
+    ("compile", "cuda", "*"): Prior(build=25.0, speedup=1.86),
     # Not measured yet on this project's GPUs: an engine build takes minutes the first time
     # (then it is loaded from vsr's cache, and the measured build replaces this).
-    ("tensorrt", "cuda"): Prior(build=120.0, speedup=2.0),
+    ("tensorrt", "cuda", "*"): Prior(build=120.0, speedup=2.0),
     # 2-core AMD EPYC (AVX512-BF16), realesr-animevideov3: 1.1 s to convert, 0.1 s to compile a
-    # shape; 1.6× eager in bf16 at 640×360 (benchmarks/README.md).
-    ("openvino", "cpu"): Prior(build=1.5, speedup=1.6),
+    # shape; 1.6× eager in bf16 at 640×360 (benchmarks/README.md). With AMX, eager bf16 is as
+    # fast (1.06×): the measured call then declines it from the second run on.
+    ("openvino", "cpu", "*"): Prior(build=1.5, speedup=1.6),
     # 2-core AMD EPYC (Zen 3, AVX2, no bf16), realesr-animevideov3 fp32: 1.5 s to convert and
-    # compile, 8 calibration calls in OpenVINO fp32 and about 15 s of NNCF; 2.5× eager a call
-    # at 640×360 (benchmarks/README.md). Only a candidate where fp32 was resolved.
-    ("openvino-int8", "cpu"): Prior(build=25.0, speedup=2.5),
+    # compile, 8 calibration calls in OpenVINO and about 15 s of NNCF; 2.5× eager fp32 a call
+    # at 640×360 (benchmarks/README.md).
+    ("openvino-int8", "cpu", "fp32"): Prior(build=25.0, speedup=2.5),
+    # 2-core AMD EPYC (Zen 4, AVX512-BF16 and VNNI), 640×360, model alone: int8 0.22 s a frame,
+    # eager bf16 0.46 s, OpenVINO bf16 0.36 s.
+    ("openvino-int8", "cpu", "bf16"): Prior(build=25.0, speedup=2.1),
 }
 
 
-def estimate(backend: str, device_type: str, eager_call: float, measured: dict[str, float] | None) -> Costs | None:
-    """The costs to decide on: measured ones where complete, else the prior with `eager_call`;
-    None where the backend has no prior on this kind of device (it is not a candidate)."""
+def estimate(backend: str, device_type: str, eager_call: float, measured: dict[str, float] | None,
+             precision: str = "fp32") -> Costs | None:
+    """The costs to decide on: measured ones where complete, else the prior with `eager_call`
+    (eager running in `precision`); None where the backend has no prior on this kind of device
+    and precision (it is not a candidate)."""
     if measured and {"build", "built_call", "eager_call"} <= measured.keys():
         return Costs(measured["build"], measured["built_call"], measured["eager_call"])
-    prior = PRIORS.get((backend, device_type))
+    prior = PRIORS.get((backend, device_type, precision)) or PRIORS.get((backend, device_type, "*"))
     if prior is None:
         return None
     return Costs(prior.build, eager_call / prior.speedup, eager_call)

@@ -43,8 +43,8 @@ class Engine:
     batch: int = 1
     temporal: TemporalBlend | None = None  # blends each output with the previous one (stateful)
     frames: int | None = None  # how many frames the engine is expected to see: whether a build pays (None: many)
-    # Whether --backend auto may run the network in int8 on a CPU where fp32 was resolved: the
-    # precision was left to vsr (`--precision auto`), not asked for.
+    # Whether --backend auto may run the network in int8 on a CPU: the precision was left to vsr
+    # (`--precision auto`), not asked for.
     quantise: bool = False
     warnings: list[str] = field(default_factory=list)
     _backend_built: Backend = field(default="eager", init=False, repr=False)
@@ -57,28 +57,34 @@ class Engine:
         self.model.to(self.device, self.dtype)
         # channels_last is the faster layout for these convolution stacks on both CPU and GPU.
         self.model.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack memory_format
-        quantise = self.quantise and self.dtype == torch.float32
-        if backends.candidates(self.backend, self.device, quantise=quantise) != ["eager"]:
+        if backends.candidates(self.backend, self.device, quantise=self.quantise) != ["eager"]:
             if self.in_size is None:
                 raise ValueError("compile, tensorrt and openvino backends need in_size")
             shape, per_batch = self.call_shape()
             calls = None if self.frames is None else per_batch * -(-self.frames // self.batch)
             self._runner, self._backend_built, built = backends.prepare(
                 self.model.model, backend=self.backend, shape=shape, dtype=self.dtype, device=self.device, calls=calls,
-                quantise=quantise)
+                quantise=self.quantise)
             for message in built:
                 self._warn(message)
             if isinstance(self._runner, int8.Int8Runner):  # it decides as it goes and tells the user here
                 self._runner.warn = self._warn
 
     @property
+    def runner(self) -> Runner | None:
+        """The built backend's callable for the network: None, or the network itself, where
+        eager PyTorch runs it."""
+        return self._runner
+
+    @property
     def backend_used(self) -> Backend:
-        """The backend running the network (int8 can fall back to OpenVINO fp32 after calibrating)."""
+        """The backend running the network (int8 runs OpenVINO unquantised until it has calibrated,
+        and stays there where it fell short)."""
         return self._runner.backend_name if isinstance(self._runner, int8.Int8Runner) else self._backend_built
 
     @property
     def calibrating(self) -> bool:
-        """Whether the network still runs in fp32 while int8 calibrates on the first inputs."""
+        """Whether the network still runs unquantised while int8 calibrates on the first inputs."""
         return isinstance(self._runner, int8.Int8Runner) and self._runner.calibrating
 
     @property
@@ -86,7 +92,17 @@ class Engine:
         """fp32, fp16, bf16, or int8 where the network runs quantised."""
         from vsr.runtime.device import precision_name
 
-        return "int8" if self.backend_used == "openvino-int8" else precision_name(self.dtype)
+        if isinstance(self._runner, int8.Int8Runner):  # calibrating, or fallen back, it runs OpenVINO
+            return self._runner.precision
+        return precision_name(self.dtype)
+
+    def finish(self) -> None:
+        """Says, once a whole input has run, what it did not get to: int8 that was still
+        calibrating ran all of it in OpenVINO (fp32 or bf16). Not per segment: a worker's
+        engine goes on calibrating in the next one."""
+        if isinstance(self._runner, int8.Int8Runner) and self._runner.calibrating:
+            self._warn(f"the input ended after {self._runner.calls} of the {int8.CALIBRATION_CALLS} model calls "
+                       f"int8 calibrates on: it all ran in OpenVINO {self._runner.precision}")
 
     def call_shape(self) -> tuple[tuple[int, ...], int]:
         """The input shape of most model calls, and how many calls a batch takes: one, or on
@@ -120,9 +136,10 @@ class Engine:
         if self.backend_used in ("compile", "tensorrt") and n < self.batch:  # built for one shape
             x = torch.cat([x, x[-1:].expand(self.batch - n, *x.shape[1:])])
         y = self._run(x)[:n]
-        if y.shape[-2:] != self.out_size:
+        if y.shape[-2:] != self.out_size:  # bicubic overshoots: clamp again
             y = F.interpolate(y.float(), size=self.out_size, mode="bicubic", antialias=True, align_corners=False)
-        y = y.float().clamp_(0, 1)
+            y.clamp_(0, 1)
+        y = y.float()  # the model clamped it
         return self.temporal(x[:n], y) if self.temporal is not None else y
 
     def download(self, y: torch.Tensor, *, high_depth: bool = False) -> torch.Tensor:
@@ -171,7 +188,9 @@ class Engine:
                 self._warn("out of GPU memory: tiling frames")
                 return self._run(x)
             raise BackendError(f"out of GPU memory even with {tiling.MIN_TILE}-pixel tiles; try --device cpu") from None
-        if self.dtype != torch.float32 and not torch.isfinite(y).all():
+        # int8 computes in OpenVINO's int8 and fp32, not in half precision: nothing to redo (and
+        # the check is a pass over the whole output, 400 MB at 4K).
+        if self.dtype != torch.float32 and self.precision_used != "int8" and not torch.isfinite(y).all():
             self._warn("non-finite output in half precision: that batch was redone in fp32")
             self.model.to(dtype=torch.float32)
             try:

@@ -1,17 +1,18 @@
 """int8 on the CPU: OpenVINO with the network quantised by NNCF (the optional extra `vsr[int8]`).
 
-For CPUs without native bf16 this is the fast path: on a 2-core AMD EPYC (Zen 3, AVX2, no
-VNNI) the int8 model ran 1.9-2.0× faster than OpenVINO's fp32 (benchmarks/README.md). Post-training
+The fastest CPU path measured: on a 2-core AMD EPYC without bf16 (Zen 3, AVX2, no VNNI) the
+int8 model ran 1.9-2.0× faster than OpenVINO's fp32, and on one with AVX512-BF16 and VNNI (Zen 4)
+1.7× faster than OpenVINO's bf16 (benchmarks/README.md). Post-training
 quantisation needs real inputs to measure each layer's range, and an SR network's output is
 only as good as those ranges, so the runner calibrates on the video it is upscaling:
 
-1. The first `CALIBRATION_CALLS` model calls run in OpenVINO fp32 (their output is exact), and
-   crops of their inputs are kept.
+1. The first `CALIBRATION_CALLS` model calls run in OpenVINO in the engine's precision (fp32,
+   exact; or bf16 where the CPU has it, within 54 dB), and crops of their inputs are kept.
 2. NNCF quantises the network (int8 weights per channel, int8 activations) from those crops,
    with bias correction.
 3. The quantised network runs on the last calibration input; where its output is within
-   `MIN_PSNR` dB of the fp32 output it already has, int8 takes over, else the run stays in
-   OpenVINO fp32 and says why. On real footage at 640×360 it measured 41 dB.
+   `MIN_PSNR` dB of the output it already has, int8 takes over, else the run stays in OpenVINO
+   and says why. On real footage at 640×360 it measured 41 dB against fp32.
 
 Calibrating takes seconds to tens of seconds (`--backend auto` counts it as the build), during
 which Ctrl-C is held, and prints nothing.
@@ -42,7 +43,7 @@ INSTALL = "pip install 'vsr[int8]'"
 CALIBRATION_CALLS = 8
 CROPS_PER_CALL = 6
 CROP = 128  # pixels a side: 48 crops of 128 gave 41.2 dB, 16 gave 39.8 (bigbuckbunny at 640×360)
-MIN_PSNR = 40.0  # dB against fp32, on the video's own frames
+MIN_PSNR = 40.0  # dB against OpenVINO fp32 or bf16, on the video's own frames
 
 
 def unavailable() -> str | None:
@@ -69,16 +70,18 @@ def crops(x: np.ndarray, count: int, size: int, rng: np.random.Generator) -> lis
 
 
 class Int8Runner:
-    """Runs `fp32` (an OpenVINO fp32 runner) while it calibrates, then its int8 quantisation.
+    """Runs `openvino` (an OpenVINO runner in fp32 or bf16) while it calibrates, then its int8
+    quantisation.
 
-    `backend_name` says which backend has run: openvino-int8 once quantised, openvino while it
-    calibrates (a clip that ends then ran in fp32) or if the quantised network fell short of `MIN_PSNR`.
+    `backend_name` and `precision` say what has run: openvino-int8 in int8 once quantised, else
+    `openvino` in its precision (while it calibrates: a clip that ends then never ran int8; or
+    where the quantised network fell short of `MIN_PSNR`).
     `on_ready(seconds, call_seconds)` reports the calibration's cost and an int8 call's time
     (for --backend auto's measurements); `warn` receives what the user should hear."""
 
-    def __init__(self, fp32: OpenVinoRunner, *, on_ready: Callable[[float, float], None] | None = None,
+    def __init__(self, openvino: OpenVinoRunner, *, on_ready: Callable[[float, float], None] | None = None,
                  warn: Callable[[str], None] | None = None) -> None:
-        self._fp32 = fp32
+        self._openvino = openvino
         self._int8: OpenVinoRunner | None = None
         self._crops: list[np.ndarray] = []
         self._calls = 0
@@ -88,7 +91,24 @@ class Int8Runner:
         self.warn = warn
         self.backend_name: Backend = "openvino"
         self._gave_up = False
-        self.quality: float | None = None  # dB against fp32 on the last calibration input
+        self.quality: float | None = None  # dB against OpenVINO's output on the last calibration input
+
+    @property
+    def precision(self) -> str:
+        """int8 once quantised, else the precision OpenVINO runs in (fp32 or bf16)."""
+        if self._int8 is not None:
+            return "int8"
+        return {"f32": "fp32", "f16": "fp16"}.get(self._openvino.precision, self._openvino.precision)
+
+    @property
+    def unquantised(self) -> OpenVinoRunner:
+        """The OpenVINO runner it calibrates on (and falls back to)."""
+        return self._openvino
+
+    @property
+    def calls(self) -> int:
+        """Model calls seen so far while calibrating."""
+        return self._calls
 
     @property
     def calibrating(self) -> bool:
@@ -97,14 +117,14 @@ class Int8Runner:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self._int8 is not None:
             return self._int8(x)
-        y = self._fp32(x)
+        y = self._openvino(x)
         if not self.calibrating:
             return y
         start = time.perf_counter()
         inputs = x.detach().to("cpu", torch.float32).numpy()
         self._crops += crops(inputs, CROPS_PER_CALL, CROP, self._rng)
         self._calls += 1
-        self._seconds += time.perf_counter() - start  # the fp32 calls are the video's own work, not the build's
+        self._seconds += time.perf_counter() - start  # the calls are the video's own work, not the build's
         if self._calls >= CALIBRATION_CALLS:
             self._quantise(x, y)
         return y
@@ -112,25 +132,26 @@ class Int8Runner:
     def _quantise(self, x: torch.Tensor, reference: torch.Tensor) -> None:
         start = time.perf_counter()
         try:
-            int8 = OpenVinoRunner(None, dtype=torch.float32, threads=self._fp32.threads,
-                                  converted=quantise(self._fp32.converted, self._crops))
+            int8 = OpenVinoRunner(None, dtype=torch.float32, threads=self._openvino.threads,
+                                  converted=quantise(self._openvino.converted, self._crops))
             int8.compiled_for(tuple(x.shape))  # part of the build, not of the call timed next
             call_start = time.perf_counter()
             out = int8(x)
             call = time.perf_counter() - call_start
         except BackendError as exc:
-            self._give_up(f"{exc}: running in OpenVINO fp32")
+            self._give_up(f"{exc}: running in OpenVINO {self.precision}")
             return
         finally:
             self._crops = []
         self.quality = psnr(out.numpy(), reference.numpy())
         if self.quality < MIN_PSNR:
-            self._give_up(f"int8 output was {self.quality:.1f} dB from fp32 on this video's first frames "
-                          f"(below {MIN_PSNR:.0f} dB): running in OpenVINO fp32")
+            self._give_up(f"int8 output was {self.quality:.1f} dB from {self.precision} on this video's first "
+                          f"frames (below {MIN_PSNR:.0f} dB): running in OpenVINO {self.precision}")
             return
         self._int8 = int8
         self.backend_name = "openvino-int8"
-        log.debug("int8 at %.1f dB from fp32, %.2f s a call", self.quality, call)
+        self._openvino.release()  # never called again: its memory goes back
+        log.debug("int8 at %.1f dB from %s, %.2f s a call", self.quality, self._openvino.precision, call)
         if self.on_ready:
             self.on_ready(self._seconds + time.perf_counter() - start, call)
 

@@ -111,6 +111,15 @@ class OpenVinoRunner:
             log.debug("OpenVINO compiled for %s in %s", shape, self.precision)
         return self._compiled[shape]
 
+    def release(self) -> None:
+        """Drops every compiled shape with its memory plan (hundreds of MB for a 1080p frame);
+        the next call compiles again."""
+        self._compiled.clear()
+
+    @property
+    def compiled_shapes(self) -> list[tuple[int, ...]]:
+        return list(self._compiled)
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         compiled = self.compiled_for(tuple(x.shape))
         out = compiled(x.detach().to("cpu", torch.float32).contiguous().numpy())[0]
