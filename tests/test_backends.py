@@ -440,3 +440,25 @@ def test_int8_on_a_clip_shorter_than_its_calibration_says_it_ran_fp32(tmp_path, 
     assert (summary["backend"], summary["precision"], summary["frames"]) == ("openvino", "fp32", 3)
     expected = f"the input ended after 3 of the {int8.CALIBRATION_CALLS} model calls int8 calibrates on"
     assert any(expected in w for w in summary["warnings"]) and expected in err
+
+
+def test_int8_that_falls_short_is_not_chosen_by_auto_again(photos, monkeypatch, tmp_path):
+    pytest.importorskip("nncf")
+    from vsr.runtime import int8
+
+    monkeypatch.setattr(int8, "CALIBRATION_CALLS", 1)
+    monkeypatch.setattr(int8, "MIN_PSNR", 99.0)  # no quantisation gets this close
+    net, shape = _tiny().model, (1, 3, 24, 32)
+    m = choice.Measurements(tmp_path / "costs.json")
+    key = choice.key("openvino-int8", choice.device_label(CPU), choice.network_label(net), shape, str(torch.float32))
+    m.update(key, eager_call=1.0)
+
+    def prepare():
+        return backends.prepare(net, backend="auto", shape=shape, dtype=torch.float32, device=CPU, calls=1000,
+                                quantise=True, measurements=m)
+
+    runner, used, _ = prepare()
+    assert used == "openvino-int8"  # the prior: 1000 calls pay for 25 s
+    runner(torch.rand(shape))  # calibrates, falls short, runs OpenVINO fp32
+    assert m.get(key)["built_call"] == 1.0 and m.get(key)["build"] > 0  # recorded as no faster than eager
+    assert prepare()[1] == "openvino"  # the next run does not pay for it again

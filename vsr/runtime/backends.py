@@ -101,6 +101,11 @@ def prepare(net: nn.Module, *, backend: Backend, shape: tuple[int, ...], dtype: 
                 # Timing it now would calibrate it on noise: it reports once it has calibrated.
                 runner.on_ready = lambda seconds, call, key=key, built=built: \
                     measurements.update(key, build=built + seconds, built_call=call)
+                # Quantisation that fell short of its bar on this model, here, is recorded as no
+                # faster than eager, so that auto stops paying for a calibration it throws away
+                # (`--backend openvino-int8` still tries it).
+                runner.on_declined = lambda seconds, key=key, built=built: measurements.update(
+                    key, build=built + seconds, built_call=measurements.get(key).get("eager_call", float("inf")))
             elif backend == "auto" and "built_call" not in measurements.get(key):
                 measurements.update(key, built_call=_time_call(runner, shape, dtype, device))
             return runner, name, warnings

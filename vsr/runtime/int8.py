@@ -77,7 +77,8 @@ class Int8Runner:
     `openvino` in its precision (while it calibrates: a clip that ends then never ran int8; or
     where the quantised network fell short of `MIN_PSNR`).
     `on_ready(seconds, call_seconds)` reports the calibration's cost and an int8 call's time
-    (for --backend auto's measurements); `warn` receives what the user should hear."""
+    (for --backend auto's measurements), `on_declined(seconds)` the cost of a calibration whose
+    result was not used; `warn` receives what the user should hear."""
 
     def __init__(self, openvino: OpenVinoRunner, *, on_ready: Callable[[float, float], None] | None = None,
                  warn: Callable[[str], None] | None = None) -> None:
@@ -88,6 +89,7 @@ class Int8Runner:
         self._rng = np.random.default_rng(0)  # the same crops on every run: resumed segments match
         self._seconds = 0.0
         self.on_ready = on_ready
+        self.on_declined: Callable[[float], None] | None = None
         self.warn = warn
         self.backend_name: Backend = "openvino"
         self._gave_up = False
@@ -139,14 +141,15 @@ class Int8Runner:
             out = int8(x)
             call = time.perf_counter() - call_start
         except BackendError as exc:
-            self._give_up(f"{exc}: running in OpenVINO {self.precision}")
+            self._give_up(f"{exc}: running in OpenVINO {self.precision}", self._seconds + time.perf_counter() - start)
             return
         finally:
             self._crops = []
         self.quality = psnr(out.numpy(), reference.numpy())
         if self.quality < MIN_PSNR:
             self._give_up(f"int8 output was {self.quality:.1f} dB from {self.precision} on this video's first "
-                          f"frames (below {MIN_PSNR:.0f} dB): running in OpenVINO {self.precision}")
+                          f"frames (below {MIN_PSNR:.0f} dB): running in OpenVINO {self.precision}",
+                          self._seconds + time.perf_counter() - start)
             return
         self._int8 = int8
         self.backend_name = "openvino-int8"
@@ -155,10 +158,12 @@ class Int8Runner:
         if self.on_ready:
             self.on_ready(self._seconds + time.perf_counter() - start, call)
 
-    def _give_up(self, message: str) -> None:
+    def _give_up(self, message: str, seconds: float) -> None:
         self._gave_up = True
         if self.warn:
             self.warn(message)
+        if self.on_declined:
+            self.on_declined(seconds)
 
 
 def quantise(model: Any, samples: list[np.ndarray]) -> Any:
