@@ -118,7 +118,8 @@ def test_a_busy_ray_cluster_is_said_in_words(tiny_model, ray_cluster):
     ray.get(hog.take.remote())
     executor = RayExecutor(str(tiny_model), "cpu", 2, start_timeout=3)
     try:
-        with pytest.raises(BackendError, match=r"only 1 of 2 Ray workers started within 3 s \(each needs 1 CPU\)"):
+        # 1 of 2 where the free core's worker is up within 3 s; 0 on a machine too loaded to start one.
+        with pytest.raises(BackendError, match=r"only [01] of 2 Ray workers started within 3 s \(each needs 1 CPU\)"):
             executor.precision("auto")
     finally:
         executor.close(wait=False)
