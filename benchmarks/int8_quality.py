@@ -42,7 +42,9 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 def measure(clip: Path, size: tuple[int, int], unseen: int) -> dict:
     w, h = size
     total = sum(1 for _ in read_frames(clip, None))
-    first = int8.CALIBRATION_CALLS
+    first = int8.CALIBRATION_CALLS  # frames 0..first-1 calibrate (one model call each at these sizes)
+    if total <= first:
+        raise SystemExit(f"{clip}: {total} frames, none left after the {first} it calibrates on")
     # The calibration frames, then `unseen` frames evenly spaced from just after them to the last.
     picks = list(range(first)) + sorted({round(first + i * (total - 1 - first) / max(1, unseen - 1))
                                         for i in range(unseen)})
@@ -64,7 +66,7 @@ def measure(clip: Path, size: tuple[int, int], unseen: int) -> dict:
     rows = [psnr(engine(x[i:i + 1]), reference(x[i:i + 1])) for i in range(first, len(frames))]
     return {"clip": clip.stem, "size": f"{w}x{h}", "backend": engine.backend_used,
             "calibration_frames": seen, "calibration_seconds": round(calibration, 1),
-            "unseen_frames": picks[first:], "psnr_min_db": round(min(rows), 2) if rows else None,
+            "unseen_frame_indices": picks[first:], "psnr_min_db": round(min(rows), 2) if rows else None,
             "psnr_mean_db": round(float(np.mean(rows)), 2) if rows else None, "warnings": list(engine.warnings)}
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from fractions import Fraction
 
 import av
@@ -15,6 +13,7 @@ from PIL import Image
 import vsr
 from clips import PHOTO, make_clip, video_timing
 from gifs import composed, gif_blocks, make_gif
+from peak_memory import peak_rss_mb
 from vsr.cli import main
 from vsr.pipeline.options import ImageEncoding, UpscaleOptions, VideoEncoding
 from vsr.pipeline.upscale import upscale
@@ -323,21 +322,11 @@ def test_frame_too_large_for_the_format_is_refused_before_work(tmp_path, capsys)
 def test_gif_memory_does_not_grow_with_length(tmp_path, tiny_model):
     """120 more output frames of 512×384 would hold 70 MB if anything kept them (the global
     palette's frames wait on disk). A tiny model: the model is not what this is about."""
-    script = (
-        "import resource, sys; from vsr.pipeline.upscale import upscale; "
-        "from vsr.pipeline.options import ImageEncoding, RuntimeOptions, UpscaleOptions; "
-        "upscale(sys.argv[1], sys.argv[2], UpscaleOptions(runtime=RuntimeOptions(model=sys.argv[4]), "
-        "image=ImageEncoding(gif_palette=sys.argv[3])), progress=False); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-    )
     for palette in ("global", "per-frame"):
-        peaks = []
-        for n in (10, 130):
-            src, dst = tmp_path / f"in{n}.gif", tmp_path / f"out{n}-{palette}.gif"
+        gifs = [(tmp_path / f"in{n}.gif", tmp_path / f"out{n}-{palette}.gif") for n in (10, 130)]
+        for (src, _), n in zip(gifs, (10, 130), strict=True):
             make_gif(src, size=(128, 96), delays=(40,) * n, partial=False)
-            result = subprocess.run([sys.executable, "-c", script, str(src), str(dst), palette, str(tiny_model)],
-                                    capture_output=True, text=True, check=True)
-            peaks.append(int(result.stdout.strip()) / 1024)
-            assert len(composed(dst)[0]) == n
+        peaks = peak_rss_mb(gifs, tiny_model, gif_palette=palette)
+        assert [len(composed(dst)[0]) for _, dst in gifs] == [10, 130]
         assert peaks[1] - peaks[0] < 40, (palette, peaks)
         print(f"peak RSS, {palette} palette: 10 frames {peaks[0]:.1f} MB, 130 frames {peaks[1]:.1f} MB")

@@ -133,6 +133,24 @@ def test_openvino_matches_pytorch_fp32_on_real_frames(photos, precision):
     assert _psnr(out, reference) >= (60 if precision == torch.float32 else 40)
 
 
+@pytest.mark.parametrize("backend", ["openvino", "openvino-int8"])
+@pytest.mark.parametrize("native", [True, False])
+def test_openvino_reports_the_precision_it_computes_in(monkeypatch, native, backend):
+    """bf16 asked for on a CPU without it natively: OpenVINO (int8's too, while it calibrates)
+    computes fp32, and says so."""
+    pytest.importorskip("openvino")
+    from vsr.runtime import openvino
+
+    capabilities = ["FP32", "BF16"] if native else ["FP32"]
+    hint = openvino.precision_hint
+    monkeypatch.setattr(openvino, "precision_hint", lambda dtype, _: hint(dtype, capabilities))
+    engine = Engine(model=vsr.load_model("realesr-animevideov3"), device=CPU, dtype=torch.bfloat16,
+                    out_size=(64, 64), backend=backend, in_size=(16, 16))
+    assert engine.calibrating == (backend == "openvino-int8")
+    assert engine.precision_used == ("bf16" if native else "fp32")
+    assert engine.warnings == ([] if native else ["this CPU does not compute bf16 natively: OpenVINO runs in fp32"])
+
+
 def test_openvino_runs_whole_frames_up_to_1080p_and_exact_tiles_beyond(monkeypatch):
     pytest.importorskip("openvino")
     from vsr.runtime import tiling
@@ -318,7 +336,8 @@ def test_int8_under_a_bf16_engine_calibrates_in_openvino_bf16_and_competes_with_
     assert engine.precision_used == ("bf16" if native else "fp32") and engine.backend_used == "openvino"
     for i in range(3):
         engine(frames[i:i + 1])
-    assert engine.precision_used == "int8" and engine.warnings == []
+    assert engine.precision_used == "int8"
+    assert engine.warnings == ([] if native else ["this CPU does not compute bf16 natively: OpenVINO runs in fp32"])
     assert 40 <= _psnr(engine(frames), reference(frames)) < 60
 
 

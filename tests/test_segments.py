@@ -142,6 +142,19 @@ def _command(src: Path, out: Path, model: Path, *extra: str) -> list[str]:
             "--segment-seconds", str(SEGMENT), "--json", *extra]
 
 
+def _in_process(capfd: pytest.CaptureFixture[str], command: list[str]) -> subprocess.CompletedProcess[str]:
+    """`command` (a `python -m vsr` line) run by vsr's CLI in this process, returned as
+    `subprocess.run(..., check=True)` would: where the test is not about processes, a new one
+    only costs torch's import (4 s on a slow CPU)."""
+    from vsr.cli import main
+
+    capfd.readouterr()
+    code = main(command[3:])
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    return subprocess.CompletedProcess(command, code, out, err)
+
+
 def _work(out: Path) -> Path:
     return out.with_name(f".{out.name}.vsr-work")
 
@@ -194,7 +207,7 @@ def long_clip(tmp_path) -> Path:
 
 
 @pytest.mark.parametrize(("how", "workers"), [(signal.SIGINT, "1"), (signal.SIGINT, "2"), (signal.SIGKILL, "2")])
-def test_an_interrupted_run_resumes_and_redoes_only_the_rest(tmp_path, long_clip, tiny_model, how, workers):
+def test_an_interrupted_run_resumes_and_redoes_only_the_rest(tmp_path, long_clip, tiny_model, how, workers, capfd):
     out, reference = tmp_path / "out.mp4", tmp_path / "reference.mp4"
     finished = _interrupt(_command(long_clip, out, tiny_model, "--workers", workers), out, how)
     assert finished >= 2 and not out.exists()
@@ -205,12 +218,12 @@ def test_an_interrupted_run_resumes_and_redoes_only_the_rest(tmp_path, long_clip
         # which did not record them, removes them).
         assert names == {f"{v}{ext}" for v in videos for ext in (".mkv", ".timing.json")}, names
         assert all(v.startswith("segment-") for v in videos)
-    run = subprocess.run(_command(long_clip, out, tiny_model), capture_output=True, text=True, check=True)
+    run = _in_process(capfd, _command(long_clip, out, tiny_model))
     summary = json.loads(run.stdout)
     assert summary["segments_resumed"] == finished < summary["segments"]  # the rest, and only the rest, redone
     assert f"resuming: {finished} of {summary['segments']} segments done" in run.stderr
     assert not _work(out).exists()
-    subprocess.run(_command(long_clip, reference, tiny_model), capture_output=True, check=True)
+    _in_process(capfd, _command(long_clip, reference, tiny_model))
     assert video_timing(out) == video_timing(reference) == video_timing(long_clip)
     assert stream_packets(out, "audio") == stream_packets(long_clip, "audio")
     assert all(np.array_equal(a, b) for a, b in zip(_frames(out), _frames(reference), strict=True))
@@ -220,7 +233,7 @@ def _done(manifest: Path) -> int:
     return sum(1 for s in json.loads(manifest.read_text())["segments"] if s["done"])
 
 
-def test_a_lost_local_worker_stops_the_run_in_words_and_the_next_resumes(tmp_path, tiny_model):
+def test_a_lost_local_worker_stops_the_run_in_words_and_the_next_resumes(tmp_path, tiny_model, capfd):
     long_clip, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
     make_clip(long_clip, frames=90, size=(192, 128), options=KEYS, audio_tracks=1)  # segments that take a while
     proc = subprocess.Popen(_command(long_clip, out, tiny_model, "--workers", "2"), stdout=subprocess.PIPE,
@@ -242,23 +255,23 @@ def test_a_lost_local_worker_stops_the_run_in_words_and_the_next_resumes(tmp_pat
     assert proc.returncode == 1, err
     assert err.strip().splitlines()[-1].startswith("vsr: error: a worker process stopped (signal 9) with "), err
     assert err.strip().endswith("job(s) left; run the same command again to resume")
-    run = subprocess.run(_command(long_clip, out, tiny_model), capture_output=True, text=True, check=True)
+    run = _in_process(capfd, _command(long_clip, out, tiny_model))
     assert json.loads(run.stdout)["segments_resumed"] >= 1 and video_timing(out) == video_timing(long_clip)
 
 
-def test_a_damaged_segment_is_done_again(tmp_path, long_clip, tiny_model):
+def test_a_damaged_segment_is_done_again(tmp_path, long_clip, tiny_model, capfd):
     out = tmp_path / "out.mp4"
     finished = _interrupt(_command(long_clip, out, tiny_model), out, signal.SIGKILL)
     damaged = _work(out) / "segment-00000.mkv"
     damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
-    run = subprocess.run(_command(long_clip, out, tiny_model), capture_output=True, text=True, check=True)
+    run = _in_process(capfd, _command(long_clip, out, tiny_model))
     assert "segment 1 of" in run.stderr and "damaged or missing: doing it again" in run.stderr
     summary = json.loads(run.stdout)
     assert summary["segments_resumed"] == finished - 1 and summary["frames"] == 90
     assert video_timing(out) == video_timing(long_clip)
 
 
-def test_a_manifest_that_cannot_be_trusted_starts_afresh(tmp_path, long_clip, tiny_model):
+def test_a_manifest_that_cannot_be_trusted_starts_afresh(tmp_path, long_clip, tiny_model, capfd):
     out = tmp_path / "out.mp4"
     _interrupt(_command(long_clip, out, tiny_model), out, signal.SIGKILL)
     left = tmp_path / "left"
@@ -277,22 +290,22 @@ def test_a_manifest_that_cannot_be_trusted_starts_afresh(tmp_path, long_clip, ti
         else:
             data["segments"] = {"0": data["segments"][0]}
             manifest.write_text(json.dumps(data))
-        run = subprocess.run(_command(long_clip, out, tiny_model), capture_output=True, text=True, check=True)
+        run = _in_process(capfd, _command(long_clip, out, tiny_model))
         assert "starting afresh:" in run.stderr and json.loads(run.stdout)["segments_resumed"] == 0, damage
         assert video_timing(out) == video_timing(long_clip)
 
 
-def test_a_changed_option_or_input_or_no_resume_starts_afresh(tmp_path, long_clip, tiny_model):
+def test_a_changed_option_or_input_or_no_resume_starts_afresh(tmp_path, long_clip, tiny_model, capfd):
     out = tmp_path / "out.mp4"
     _interrupt(_command(long_clip, out, tiny_model), out, signal.SIGKILL)
     left = tmp_path / "left"  # what the interrupted run left, for each case below
     shutil.copytree(_work(out), left)
 
-    def again(*extra: str) -> subprocess.CompletedProcess:
+    def again(*extra: str) -> subprocess.CompletedProcess[str]:
         out.unlink(missing_ok=True)
         shutil.rmtree(_work(out), ignore_errors=True)
         shutil.copytree(left, _work(out))
-        return subprocess.run(_command(long_clip, out, tiny_model, *extra), capture_output=True, text=True, check=True)
+        return _in_process(capfd, _command(long_clip, out, tiny_model, *extra))
 
     run = again("--crf", "30")
     assert "starting afresh: the options changed (crf)" in run.stderr
@@ -322,7 +335,7 @@ def test_a_work_dir_of_ones_own_keeps_its_other_files(tmp_path, tiny_model):
     assert work_dir(tmp_path / "a" / "out.mp4", work) != work_dir(tmp_path / "b" / "out.mp4", work)
 
 
-def test_two_runs_cannot_make_the_same_output_at_once(tmp_path, tiny_model):
+def test_two_runs_cannot_make_the_same_output_at_once(tmp_path, tiny_model, capfd):
     """While one run holds the output's lock, another is refused; the lock goes with its run."""
     from vsr.pipeline.manifest import claim
 
@@ -332,7 +345,7 @@ def test_two_runs_cannot_make_the_same_output_at_once(tmp_path, tiny_model):
         second = subprocess.run(_command(src, out, tiny_model), capture_output=True, text=True, check=False)
     assert second.returncode == 2 and "another vsr is making it right now" in second.stderr, second.stderr
     assert second.stderr.count("\n") == 1 and not out.exists() and not _work(out).exists()
-    subprocess.run(_command(src, out, tiny_model), capture_output=True, check=True)
+    _in_process(capfd, _command(src, out, tiny_model))
     assert len(video_timing(out)) == 20
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]  # the lock is gone too
 
@@ -362,13 +375,32 @@ def test_segments_keep_the_users_auto_precision_for_int8_while_pinning_what_it_r
         assert summary.segments >= 2 and built and all(q is quantise for _, q in built), built
 
 
-def test_json_says_how_the_work_was_done(tmp_path, tiny_model, capsys):
+def test_segments_report_the_precision_openvino_computed_in_and_say_why(tmp_path, tiny_model, monkeypatch):
+    """What an engine says while it is built reaches the summary from a segmented run too, and
+    the summary's precision is what the segments computed in, not what was asked for."""
+    import dataclasses
+
+    pytest.importorskip("openvino")
+    from vsr.runtime import openvino
+
+    hint = openvino.precision_hint
+    monkeypatch.setattr(openvino, "precision_hint", lambda dtype, _: hint(dtype, ["FP32"]))  # no native bf16
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=16, size=(32, 24), options=KEYS)
+    options = _options(tiny_model)
+    runtime = dataclasses.replace(options.runtime, precision="bf16", backend="openvino")
+    summary = upscale(src, tmp_path / "out.mp4", dataclasses.replace(options, runtime=runtime), progress=False)
+    assert summary.segments >= 2 and (summary.backend, summary.precision) == ("openvino", "fp32")
+    assert "this CPU does not compute bf16 natively: OpenVINO runs in fp32" in summary.warnings
+
+
+def test_json_says_how_the_work_was_done(tmp_path, tiny_model, capfd):
     from vsr.cli import main
 
     src = tmp_path / "in.mp4"
     make_clip(src, frames=12, size=(32, 24), audio_tracks=0)
     assert main(["upscale", str(src), str(tmp_path / "out.mp4"), "--model", str(tiny_model), "--json", "--quiet"]) == 0
-    row = json.loads(capsys.readouterr().out)
+    row = json.loads(capfd.readouterr().out)
     assert (row["segments"], row["segments_resumed"], row["executor"], row["workers"]) == (1, 0, "local", 1)
 
 
@@ -460,12 +492,12 @@ def test_a_folder_spreads_over_ray(tmp_path, tiny_model, ray_cluster):
     assert sorted(p.name for p in out.iterdir()) == ["long.mp4", "short.mkv", "still.png"]
 
 
-def test_ray_missing_is_one_line(tmp_path, tiny_model, monkeypatch, capsys):
+def test_ray_missing_is_one_line(tmp_path, tiny_model, monkeypatch, capfd):
     from vsr.cli import main
 
     src = tmp_path / "in.mp4"
     make_clip(src, frames=4, size=(32, 24), audio_tracks=0)
     monkeypatch.setitem(sys.modules, "ray", None)  # not installed
     code = main(["upscale", str(src), str(tmp_path / "out.mp4"), "--model", str(tiny_model), "--executor", "ray"])
-    err = capsys.readouterr().err
+    err = capfd.readouterr().err
     assert code == 2 and "--executor ray needs Ray: pip install 'vsr[ray]'" in err and err.count("\n") == 1

@@ -17,6 +17,7 @@ import torch
 
 import vsr
 from clips import make_clip, stream_packets, video_timing
+from peak_memory import peak_rss_mb
 from vsr.cli import main
 from vsr.media.frames import RgbFrame
 from vsr.media.video_source import VideoSource, probe
@@ -187,20 +188,11 @@ def test_memory_does_not_grow_with_length(tmp_path, tiny_model):
     """Memory is bounded by the queues, not the input: 150 more output frames of 640×480 would
     hold 140 MB if anything kept them. Both runs are past the first 50 frames, where libx264's
     lookahead fills up to its steady size. A tiny model: the model is not what this is about."""
-    script = (
-        "import resource, sys; from vsr.pipeline.upscale import upscale; "
-        "from vsr.pipeline.options import RuntimeOptions, UpscaleOptions; "
-        "upscale(sys.argv[1], sys.argv[2], UpscaleOptions(runtime=RuntimeOptions(model=sys.argv[3])), progress=False); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-    )
-    peaks = []
-    for n in (50, 200):
-        src, dst = tmp_path / f"in{n}.mp4", tmp_path / f"out{n}.mp4"
+    clips = [(tmp_path / f"in{n}.mp4", tmp_path / f"out{n}.mp4") for n in (50, 200)]
+    for (src, _), n in zip(clips, (50, 200), strict=True):
         make_clip(src, frames=n, size=(160, 120), audio_tracks=1)
-        result = subprocess.run([sys.executable, "-c", script, str(src), str(dst), str(tiny_model)],
-                                capture_output=True, text=True, check=True)
-        peaks.append(int(result.stdout.strip()) / 1024)
-        assert len(video_timing(dst)) == n
+    peaks = peak_rss_mb(clips, tiny_model)
+    assert [len(video_timing(dst)) for _, dst in clips] == [50, 200]
     assert peaks[1] - peaks[0] < 50, peaks
 
 

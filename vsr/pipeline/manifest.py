@@ -21,7 +21,7 @@ from vsr.errors import OutputError
 from vsr.media.segment_files import timing_path
 from vsr.pipeline.segments import Segment
 
-VERSION = 2  # 2: a finished segment records its backend
+VERSION = 3  # 2: a finished segment records its backend; 3: and the precision it computed in
 MANIFEST = "manifest.json"
 _EDGE = 1 << 20  # bytes hashed at each end of the input: cheap, and catches a replaced file
 
@@ -111,7 +111,8 @@ def segment_checksum(work: Path, index: int) -> str:
 class Manifest:
     input: dict[str, Any]
     options: dict[str, Any]
-    segments: list[dict[str, Any]]  # Segment fields, and "done": {"frames", "sha256", "warnings", "backend"} once finished
+    # Segment fields, and "done": {"frames", "sha256", "warnings", "backend", "precision"} once finished
+    segments: list[dict[str, Any]]
     resolved: dict[str, Any] = field(default_factory=dict)  # choices made on the first run (precision)
     version: int = VERSION
 
@@ -146,8 +147,9 @@ class Manifest:
         done: dict[str, Any] | None = self.segments[index]["done"]
         return done
 
-    def finish(self, index: int, *, frames: int, sha256: str, warnings: list[str], backend: str) -> None:
-        self.segments[index]["done"] = {"frames": frames, "sha256": sha256, "warnings": warnings, "backend": backend}
+    def finish(self, index: int, *, frames: int, sha256: str, warnings: list[str], backend: str, precision: str) -> None:
+        self.segments[index]["done"] = {"frames": frames, "sha256": sha256, "warnings": warnings, "backend": backend,
+                                        "precision": precision}
 
     def differences(self, identity: dict[str, Any], options: dict[str, Any], segments: list[Segment]) -> list[str]:
         """What makes this manifest another job than the one asked for, in words."""
@@ -167,7 +169,7 @@ class UnreadableManifest(ValueError):
     """A work folder whose manifest is damaged or not this version's."""
 
 
-_DONE_KEYS = {"frames": int, "sha256": str, "warnings": list, "backend": str}
+_DONE_KEYS = {"frames": int, "sha256": str, "warnings": list, "backend": str, "precision": str}
 
 
 def _check(data: Any) -> None:

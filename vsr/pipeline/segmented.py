@@ -109,7 +109,7 @@ class VideoJob:
     def record(self, index: int, result: JobResult) -> None:
         assert result.sha256 is not None
         self.manifest.finish(index, frames=result.frames, sha256=result.sha256, warnings=list(result.warnings),
-                             backend=result.backend)
+                             backend=result.backend, precision=result.precision)
         self.manifest.save(self.work)
 
     @property
@@ -143,9 +143,7 @@ class VideoJob:
                        output_size=plan.out_size, codec=plan.codec, pix_fmt=plan.pix_fmt,
                        model=self.model, device=executor.device, bytes=report.bytes, warnings=warnings,
                        backend=",".join(dict.fromkeys(d["backend"] for d in done)),
-                       # int8 is a backend that quantises the precision the run resolved
-                       precision=",".join(dict.fromkeys("int8" if d["backend"] == "openvino-int8"
-                                                        else self.manifest.resolved["precision"] for d in done)),
+                       precision=",".join(dict.fromkeys(d["precision"] for d in done)),
                        segments=len(done),
                        segments_resumed=self.resumed, executor=executor.name, workers=executor.workers)
 

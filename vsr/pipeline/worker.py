@@ -77,6 +77,9 @@ class JobResult:
     summary: Summary | None = None  # a whole file's
 
 
+EngineKey = tuple[tuple[int, int], tuple[int, int], str, str]  # sizes in and out, precision, backend
+
+
 class Worker:
     """A model on one device; engines are kept per frame size, so a compiled or TensorRT backend
     is built once for all the segments of a video."""
@@ -86,13 +89,17 @@ class Worker:
 
         self.model = load_model(model) if isinstance(model, str) else model
         self.device = device
-        self._engines: dict[tuple[tuple[int, int], tuple[int, int], str, str], Engine] = {}
+        self._engines: dict[EngineKey, Engine] = {}
 
     def _options(self, options: UpscaleOptions) -> UpscaleOptions:
         return dataclasses.replace(options, runtime=dataclasses.replace(options.runtime, device=self.device))
 
+    @staticmethod
+    def _engine_key(plan: Plan, options: UpscaleOptions) -> EngineKey:
+        return plan.in_size, plan.out_size, options.runtime.precision, options.runtime.backend
+
     def _engine(self, plan: Plan, options: UpscaleOptions) -> Engine:
-        key = (plan.in_size, plan.out_size, options.runtime.precision, options.runtime.backend)
+        key = self._engine_key(plan, options)
         if key not in self._engines:
             self._engines[key] = build_engine(self.model, plan, options)
         return self._engines[key]
@@ -111,9 +118,12 @@ class Worker:
         options = self._options(job.options)
         plan, segment = job.plan, job.segment
         assert isinstance(plan.info, VideoInfo) and isinstance(plan.sink_spec, VideoSinkSpec)
+        built = self._engines.get(self._engine_key(plan, options))
         engine = self._engine(plan, options)
         engine.temporal = TemporalBlend(options.temporal_blend) if options.temporal_blend else None
-        before = len(engine.warnings)
+        # What the engine said while it was built goes with the first segment it runs; after
+        # that, each segment reports only what is new (the summary drops repeats).
+        before = len(engine.warnings) if built is not None else 0
         route = frame_route(plan, engine, options)
         process = route.process(engine)
         if segment.warmup_from is not None:  # prime the temporal blend with the frames just before

@@ -19,6 +19,8 @@ from torch.nn import functional as F
 from vsr.errors import BackendError
 from vsr.models.descriptor import Model, Runner
 from vsr.runtime import Backend, backends, int8, tiling, yuv
+from vsr.runtime.device import precision_name
+from vsr.runtime.openvino import OpenVinoRunner
 from vsr.runtime.temporal import TemporalBlend
 
 Planes = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -67,6 +69,8 @@ class Engine:
                 quantise=self.quantise)
             for message in built:
                 self._warn(message)
+            if (computed := self._openvino_precision()) not in (None, precision_name(self.dtype)):
+                self._warn(f"this CPU does not compute {precision_name(self.dtype)} natively: OpenVINO runs in {computed}")
             if isinstance(self._runner, int8.Int8Runner):  # it decides as it goes and tells the user here
                 self._runner.warn = self._warn
 
@@ -89,12 +93,16 @@ class Engine:
 
     @property
     def precision_used(self) -> str:
-        """fp32, fp16, bf16, or int8 where the network runs quantised."""
-        from vsr.runtime.device import precision_name
-
+        """fp32, fp16, bf16, or int8 where the network runs quantised: what it computes in, which
+        for OpenVINO is fp32 where the CPU lacks the half precision asked for."""
         if isinstance(self._runner, int8.Int8Runner):  # calibrating, or fallen back, it runs OpenVINO
             return self._runner.precision
-        return precision_name(self.dtype)
+        return self._openvino_precision() or precision_name(self.dtype)
+
+    def _openvino_precision(self) -> str | None:
+        if isinstance(self._runner, int8.Int8Runner):
+            return self._runner.unquantised.precision_name
+        return self._runner.precision_name if isinstance(self._runner, OpenVinoRunner) else None
 
     def finish(self) -> None:
         """Says, once a whole input has run, what it did not get to: int8 that was still

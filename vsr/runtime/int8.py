@@ -13,7 +13,7 @@ only as good as those ranges, so the runner calibrates on the video it is upscal
 3. The quantised network runs on the last calibration input; where its output is within
    `MIN_PSNR` dB of the output it already has, int8 takes over, else the run stays in OpenVINO
    and says why. On real footage (bigbuckbunny, bikes; 640×360 and 960×540), on frames spread over
-   the whole clip after the calibration, it measured 41.5-45 dB against fp32.
+   the whole clip after the calibration, it measured 41.4-45 dB against fp32 (Zen 3, fp32).
 
 Calibrating takes seconds to tens of seconds (`--backend auto` counts it as the build), during
 which Ctrl-C is held, and prints nothing.
@@ -45,7 +45,7 @@ CALIBRATION_CALLS = 8
 CROPS_PER_CALL = 6
 # 48 crops of 128 pixels a side. With ranges from the extremes, 16 or 96 crops measured the same
 # within 0.4 dB (bikes, bigbuckbunny at 960×540); more crops see more of a video's extremes, and
-# NNCF's statistics cost about 0.35 s a crop on 2 cores (Zen 3).
+# NNCF's statistics cost 0.4-0.6 s a crop on 2 cores (Zen 3).
 CROP = 128
 MIN_PSNR = 40.0  # dB against OpenVINO fp32 or bf16, on the video's own frames
 
@@ -104,7 +104,7 @@ class Int8Runner:
         """int8 once quantised, else the precision OpenVINO runs in (fp32 or bf16)."""
         if self._int8 is not None:
             return "int8"
-        return {"f32": "fp32", "f16": "fp16"}.get(self._openvino.precision, self._openvino.precision)
+        return self._openvino.precision_name
 
     @property
     def unquantised(self) -> OpenVinoRunner:
@@ -184,9 +184,10 @@ def quantise(model: Any, samples: list[np.ndarray]) -> Any:
             logging.getLogger("nncf").setLevel(logging.ERROR)
             from nncf.quantization.range_estimator import RangeEstimatorParametersSet
 
-            # Each activation's range is the extreme over every sample, not NNCF's default (a mean
-            # of the samples' extremes, outliers trimmed): an SR network's highlights and edges
-            # are those outliers, and clipping them cost 7-22 dB on real footage (int8_quality.py).
+            # Each activation's range is the extreme over every sample, not NNCF's default for
+            # activations (the mean over the samples of each one's extremes, which lies inside
+            # them): an SR network's highlights and edges then clip, which cost up to 22 dB on
+            # real footage (benchmarks/int8_quality.py).
             extremes = nncf.AdvancedQuantizationParameters(
                 activations_range_estimator_params=RangeEstimatorParametersSet.MINMAX)
             return nncf.quantize(model, nncf.Dataset(samples), subset_size=len(samples),

@@ -91,6 +91,11 @@ class OpenVinoRunner:
             raise BackendError(f"--backend openvino: converting the network failed ({type(exc).__name__}: {exc})") from exc
 
     @property
+    def precision_name(self) -> str:
+        """The precision it computes in, as vsr names them: fp32, bf16 or fp16."""
+        return {"f32": "fp32", "f16": "fp16"}.get(self.precision, self.precision)
+
+    @property
     def converted(self) -> Any:
         """The network as OpenVINO holds it (an openvino.Model, any shape)."""
         return self._model
