@@ -8,6 +8,7 @@ import av
 import torch
 
 from vsr.bench.roofline import model_flops
+from vsr.bench.stages import STEADY_LEAD, steady_seconds_per_frame
 from vsr.cli import main
 
 
@@ -36,3 +37,13 @@ def test_flop_count_matches_the_design_figure():
 def test_bench_rejects_bad_sizes(capsys):
     assert main(["bench", "--size", "big"]) == 2
     assert "invalid --size" in capsys.readouterr().err
+
+
+def test_steady_cost_is_taken_where_every_stage_is_busy():
+    """libx264 buffers its lookahead before it encodes: the first frames are written faster than
+    the pipeline runs. Only the second half of a long enough run counts."""
+    n = 2 * STEADY_LEAD
+    filling = [0.1 * i for i in range(STEADY_LEAD)]  # written before any encoding is paid for
+    steady = [filling[-1] + 0.3 * (i + 1) for i in range(n - STEADY_LEAD)]
+    assert abs(steady_seconds_per_frame(filling + steady) - 0.3) < 1e-9
+    assert steady_seconds_per_frame(filling + steady[:-2]) is None  # too short for a steady half

@@ -62,9 +62,12 @@ def test_segments_give_what_one_stream_gives(tmp_path, tiny_model, name, kwargs,
     make_clip(src, frames=30, size=(48, 32), options=KEYS, **kwargs)
     one, cut = tmp_path / f"one{suffix}", tmp_path / f"cut{suffix}"
     # ffv1 is lossless and intra-only: one stream and segments must decode to the same pixels.
-    whole = upscale(src, one, _options(tiny_model, seconds=0, codec="ffv1"), progress=False)
-    parts = upscale(src, cut, _options(tiny_model, codec="ffv1"), progress=False)
+    told: dict[str, list[int]] = {"one": [], "cut": []}  # the caller's own count of frames written
+    whole = upscale(src, one, _options(tiny_model, seconds=0, codec="ffv1"), progress=False,
+                    on_frames=told["one"].append)
+    parts = upscale(src, cut, _options(tiny_model, codec="ffv1"), progress=False, on_frames=told["cut"].append)
     assert whole.segments == 1 and parts.segments >= 3 and parts.frames == whole.frames == 30
+    assert sum(told["one"]) == sum(told["cut"]) == 30 and len(told["one"]) == 30
     assert video_timing(cut) == video_timing(one) == video_timing(src)
     assert stream_packets(cut, "audio") == stream_packets(one, "audio")
     assert stream_packets(cut, "subtitle") == stream_packets(one, "subtitle")
@@ -253,8 +256,12 @@ def test_a_lost_local_worker_stops_the_run_in_words_and_the_next_resumes(tmp_pat
     total = len(json.loads(manifest.read_text())["segments"])
     assert _done(manifest) <= before + 2 < total - 2, "the run went on without the lost worker"
     assert proc.returncode == 1, err
-    assert err.strip().splitlines()[-1].startswith("vsr: error: a worker process stopped (signal 9) with "), err
-    assert err.strip().endswith("job(s) left; run the same command again to resume")
+    # vsr's last word is the error. After it, CPython's resource tracker (its own process, which
+    # outlives vsr) may warn of a queue semaphore when a worker was SIGKILLed: seen once in a
+    # full suite on a loaded 2-core VM, never in 14 runs of this scenario alone.
+    ours = [line for line in err.strip().splitlines() if "resource_tracker" not in line]
+    assert ours[-1].startswith("vsr: error: a worker process stopped (signal 9) with "), err
+    assert ours[-1].endswith("job(s) left; run the same command again to resume"), err
     run = _in_process(capfd, _command(long_clip, out, tiny_model))
     assert json.loads(run.stdout)["segments_resumed"] >= 1 and video_timing(out) == video_timing(long_clip)
 

@@ -34,7 +34,7 @@ from vsr.pipeline.plan import Plan, make_plan
 from vsr.pipeline.progress import frame_bar
 from vsr.pipeline.run import FileFailure, Summary, output_scale
 from vsr.pipeline.segments import Segment, plan_segments
-from vsr.pipeline.worker import FileJob, Job, JobKey, JobResult, SegmentJob
+from vsr.pipeline.worker import FileJob, Job, JobKey, JobResult, OnFrames, SegmentJob
 from vsr.version import __version__
 
 log = logging.getLogger(__name__)
@@ -234,10 +234,11 @@ class Entry:
 
 
 def run_video(info: VideoInfo, output: Path, options: UpscaleOptions, model: Model, segments: list[Segment], *,
-              overwrite: bool, progress: bool) -> Summary:
-    """One video in segments, resumable; the first error stops it."""
+              overwrite: bool, progress: bool, on_frames: OnFrames | None = None) -> Summary:
+    """One video in segments, resumable; the first error stops it. `on_frames(n)`: frames as
+    they are written, by any worker."""
     [summary] = _run([Entry(info.path, info, output, segments)], options, model, overwrite=overwrite,
-                     progress=progress, keep_going=False)
+                     progress=progress, keep_going=False, on_frames=on_frames)
     assert isinstance(summary, Summary)
     return summary
 
@@ -251,7 +252,7 @@ def run_folder(files: Sequence[tuple[Path, InputInfo | VsrError, Path]], options
 
 
 def _run(entries: Sequence[Entry], options: UpscaleOptions, model: Model, *, overwrite: bool, progress: bool,
-         keep_going: bool) -> list[Summary | FileFailure]:
+         keep_going: bool, on_frames: OnFrames | None = None) -> list[Summary | FileFailure]:
     start = time.perf_counter()
     outcome: dict[int, Summary | FileFailure] = {}
 
@@ -292,7 +293,7 @@ def _run(entries: Sequence[Entry], options: UpscaleOptions, model: Model, *, ove
                     jobs += videos[n].jobs(n)
                 except Exception as exc:  # this file's failure, whatever it is: the others go on
                     fail(n, exc)
-            _run_jobs(jobs, videos, executor, outcome, fail, progress)
+            _run_jobs(jobs, videos, executor, outcome, fail, progress, on_frames)
             executor.close()
             for n, video in videos.items():
                 if n not in outcome:
@@ -307,7 +308,8 @@ def _run(entries: Sequence[Entry], options: UpscaleOptions, model: Model, *, ove
 
 
 def _run_jobs(jobs: Sequence[Job], videos: dict[int, VideoJob], executor: Executor,
-              outcome: dict[int, Summary | FileFailure], fail: Callable[[int, Exception], None], progress: bool) -> None:
+              outcome: dict[int, Summary | FileFailure], fail: Callable[[int, Exception], None], progress: bool,
+              on_frames: OnFrames | None = None) -> None:
     """Every job over the executor; a finished segment is recorded at once (even of a video
     another segment of which failed: the next run resumes it), a whole file's summary kept."""
     done = sum(v.frames_done for v in videos.values())
@@ -323,7 +325,12 @@ def _run_jobs(jobs: Sequence[Job], videos: dict[int, VideoJob], executor: Execut
             for message in result.summary.warnings:
                 log.warning("%s", message)
 
+    def frames_written(n: int) -> None:
+        bar.update(n)
+        if on_frames is not None:
+            on_frames(n)
+
     try:
-        executor.run(jobs, finished, bar.update, lambda key, exc: fail(key.file, exc))
+        executor.run(jobs, finished, frames_written, lambda key, exc: fail(key.file, exc))
     finally:
         bar.close()

@@ -19,17 +19,19 @@ from vsr.pipeline.options import UpscaleOptions
 from vsr.pipeline.plan import check_output_kind, make_plan, probe_input
 from vsr.pipeline.run import FileFailure, FolderReport, Summary, build_engine, output_scale, run_plan
 from vsr.pipeline.segmented import cut, devices, run_folder, run_video
+from vsr.pipeline.worker import OnFrames
 
 
 def upscale(input: str | Path, output: str | Path, options: UpscaleOptions | None = None, *,
-            overwrite: bool = False, progress: bool = True) -> Summary:
+            overwrite: bool = False, progress: bool = True, on_frames: OnFrames | None = None) -> Summary:
     """Upscale a video, an animated image (GIF, WebP, APNG) or a still image.
 
     Video: every frame keeps its timestamp, every audio track is remuxed, colours and 10-bit
     depth are kept; a video longer than `options.execution.segment_seconds` is done in segments
     that an interrupted run resumes. Animated images keep their delays, loop count and
     transparency. The output appears only when complete; an existing file is replaced only with
-    `overwrite`.
+    `overwrite`. `on_frames(n)` is told of frames as they are written (for a caller's own
+    progress display or timing), from whichever thread or worker wrote them.
     """
     options = options or UpscaleOptions()
     from vsr.models.catalogue import load_model
@@ -38,20 +40,21 @@ def upscale(input: str | Path, output: str | Path, options: UpscaleOptions | Non
     check_output(Path(output), overwrite=overwrite, input_path=Path(input))
     check_output_kind(info, Path(output), options)
     return upscale_file(info, Path(output), options, load_model(options.runtime.model), overwrite=overwrite,
-                        progress=progress)
+                        progress=progress, on_frames=on_frames)
 
 
 def upscale_file(info: InputInfo, output: Path, options: UpscaleOptions, model: Model, *, overwrite: bool,
-                 progress: bool) -> Summary:
+                 progress: bool, on_frames: OnFrames | None = None) -> Summary:
     """A probed input whose output was checked: in segments where it is a long video (or Ray
     was asked for), else as one stream in this process. Without `overwrite`, a file that
     appears at `output` meanwhile is not replaced: the run fails instead."""
     segments = cut(info, output, options)
     if segments is not None and (len(segments) > 1 or options.execution.executor == "ray"):
         assert isinstance(info, VideoInfo)  # only videos are cut
-        return run_video(info, output, options, model, segments, overwrite=overwrite, progress=progress)
+        return run_video(info, output, options, model, segments, overwrite=overwrite, progress=progress,
+                         on_frames=on_frames)
     plan = make_plan(info, output, options, output_scale(options, model), overwrite=overwrite)
-    return run_plan(plan, build_engine(model, plan, options), options, progress=progress)
+    return run_plan(plan, build_engine(model, plan, options), options, progress=progress, on_frame=on_frames)
 
 
 def upscale_folder(input: str | Path, output: str | Path, options: UpscaleOptions | None = None, *,
