@@ -11,7 +11,8 @@ matmul peak, the naive baseline). On the CPU, also ncnn running the same model (
 `ncnn_over_vsr` = ncnn's model-only time per frame / vsr's marginal end-to-end cost per frame
 (≥ 1.0 means all of vsr, decode and encode included, costs no more than ncnn's model alone), and
 `ncnn_over_vsr_steady` the same against the steady cost per frame inside one long run, where the
-run is long enough (int8 at 640×360 and 960×540 always; every case with `--steady`).
+run is long enough: on the CPU the int8 rows at 640×360 and 960×540, on a GPU the rows at those sizes
+(256 and 128 frames), and every case with `--steady` (not with `--quick`).
 
 Writes results/<device>-<date>.json and prints the README's markdown table.
 """
@@ -99,6 +100,7 @@ def cases(device: torch.device, quick: bool, only_backends: list[str] | None = N
                     # resolves to: bf16 where the CPU has it natively, else fp32.
                     continue
                 n = 8 if quick else frames[size]
+                long_enough = steady
                 if backend == "openvino-int8":
                     # Both runs of the marginal cost must get past the calibration (8 model calls:
                     # 8 whole frames) so that only int8 frames make the difference, and that
@@ -107,8 +109,8 @@ def cases(device: torch.device, quick: bool, only_backends: list[str] | None = N
                     n = max(n, 2 * (CALIBRATION_CALLS + 4), 48)
                     # Still ±20-30% at 640×360 on a 2-core VM: the steady cost inside the run is
                     # the figure to read there (a 1080p frame is long enough without it).
-                    steady = steady or size != (1920, 1080)
-                if steady and not quick:
+                    long_enough = long_enough or size != (1920, 1080)
+                if long_enough and not quick:
                     n = max(n, 2 * STEADY_LEAD)
                 yield size, precision, backend, n
 

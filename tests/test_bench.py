@@ -42,8 +42,11 @@ def test_bench_rejects_bad_sizes(capsys):
 def test_steady_cost_is_taken_where_every_stage_is_busy():
     """libx264 buffers its lookahead before it encodes: the first frames are written faster than
     the pipeline runs. Only the second half of a long enough run counts."""
-    n = 2 * STEADY_LEAD
-    filling = [0.1 * i for i in range(STEADY_LEAD)]  # written before any encoding is paid for
-    steady = [filling[-1] + 0.3 * (i + 1) for i in range(n - STEADY_LEAD)]
-    assert abs(steady_seconds_per_frame(filling + steady) - 0.3) < 1e-9
-    assert steady_seconds_per_frame(filling + steady[:-2]) is None  # too short for a steady half
+    def run(filling: int, steady: int) -> list[float]:
+        fast = [0.1 * i for i in range(filling)]  # written before any encoding is paid for
+        return fast + [fast[-1] + 1.0 + 0.3 * i for i in range(steady)]  # a pause, then steady
+
+    assert abs(steady_seconds_per_frame(run(STEADY_LEAD, STEADY_LEAD)) - 0.3) < 1e-9
+    # Filling past the lead: the window is the second half, all of it steady.
+    assert abs(steady_seconds_per_frame(run(STEADY_LEAD + 20, STEADY_LEAD + 40)) - 0.3) < 1e-9
+    assert steady_seconds_per_frame(run(STEADY_LEAD, STEADY_LEAD - 1)) is None  # too short for a steady half

@@ -31,7 +31,8 @@ def upscale(input: str | Path, output: str | Path, options: UpscaleOptions | Non
     that an interrupted run resumes. Animated images keep their delays, loop count and
     transparency. The output appears only when complete; an existing file is replaced only with
     `overwrite`. `on_frames(n)` is told of frames as they are written (for a caller's own
-    progress display or timing), from whichever thread or worker wrote them.
+    progress display or timing): in this process, on a pipeline thread, never two calls at
+    once; over Ray in batches a few times a second; segments a resumed run kept are not told.
     """
     options = options or UpscaleOptions()
     from vsr.models.catalogue import load_model
