@@ -194,10 +194,8 @@ def _end_to_end(clip: Path, tmp_dir: Path, options: UpscaleOptions, *, synthetic
     from vsr.pipeline.upscale import upscale
 
     def timed(path: Path, written: list[float] | None = None) -> tuple[int, float]:
-        def stamp(n: int) -> None:
-            if written is not None:
-                written.extend([time.perf_counter()] * n)
-
+        """`written`, where given, gets the time each frame was written."""
+        stamp = None if written is None else lambda n: written.extend([time.perf_counter()] * n)
         summary = upscale(path, tmp_dir / f"e2e-{path.stem}.mp4", options, overwrite=True, progress=False,
                           on_frames=stamp)
         return summary.frames, summary.seconds
