@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -21,7 +22,7 @@ from peak_memory import peak_rss_mb
 from vsr.cli import main
 from vsr.media.frames import RgbFrame
 from vsr.media.video_source import VideoSource, probe
-from vsr.pipeline.options import UpscaleOptions, VideoEncoding
+from vsr.pipeline.options import ExecutionOptions, RuntimeOptions, UpscaleOptions, VideoEncoding
 from vsr.pipeline.upscale import upscale
 from vsr.runtime.engine import Engine
 
@@ -206,6 +207,35 @@ def test_truncated_input_keeps_what_decodes(tmp_path):
     assert 10 < summary.frames < 40
     assert len(video_timing(dst)) == summary.frames
     assert video_timing(dst) == video_timing(src)[: summary.frames]
+
+
+@pytest.mark.parametrize("segment_seconds", [0, 0.5], ids=["one-stream", "segments"])
+def test_a_callback_that_raises_stops_the_run_and_blames_no_input(tmp_path, caplog, tiny_model, segment_seconds):
+    """The exception of a caller's `on_frames` comes through unchanged (also from a segment
+    run in this process) and nothing is published; a run stopped part-way says nothing about
+    frames the input "declares" but did not decode."""
+    src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    make_clip(src, frames=30, size=(48, 32), audio_tracks=0, options={"g": "10"})
+    options = UpscaleOptions(runtime=RuntimeOptions(model=str(tiny_model)),
+                             execution=ExecutionOptions(segment_seconds=segment_seconds, workers=1))
+
+    class Stop(Exception):
+        pass
+
+    def stop(_frames: int) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        upscale(src, dst, options, progress=False, on_frames=stop)
+    assert not dst.exists()
+    assert not [r.message for r in caplog.records if "declares" in r.message]
+    # Read to its end, a damaged copy still says how many of the declared frames it lost.
+    data = bytearray(src.read_bytes())
+    data[len(data) * 3 // 10 : len(data) * 3 // 10 + 300] = bytes(300)
+    (tmp_path / "bad.mp4").write_bytes(bytes(data))
+    summary = upscale(tmp_path / "bad.mp4", tmp_path / "bad-out.mp4", dataclasses.replace(
+        options, execution=ExecutionOptions(segment_seconds=0)), progress=False)
+    assert f"the input declares 30 frames; {summary.frames} decoded" in summary.warnings
 
 
 def test_corrupt_packets_are_skipped_and_counted(tmp_path):
@@ -528,8 +558,6 @@ def test_an_allocation_that_fails_anyway_is_one_line(tmp_path, capsys, monkeypat
 
 def test_a_full_disk_is_said_in_words(tmp_path, capsys, monkeypatch):
     """A still image on a full disk gave "processing failed … ([Errno 28] No space left on device)"."""
-    import errno
-
     from PIL import Image
 
     Image.new("RGB", (16, 12), (9, 9, 9)).save(tmp_path / "in.png")

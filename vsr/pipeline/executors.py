@@ -61,10 +61,21 @@ class InProcess:
         return self.worker.precision(requested)
 
     def run(self, jobs: Sequence[Job], on_result: OnResult, on_frames: OnFrames, on_error: OnError | None = None) -> None:
+        caller_failed: list[BaseException] = []
+
+        def told(frames: int) -> None:
+            try:
+                on_frames(frames)
+            except BaseException as exc:  # the caller's own failure: the run's, not this job's
+                caller_failed.append(exc)
+                raise
+
         for job in jobs:
             try:
-                result = self.worker.run(job, on_frames)
+                result = self.worker.run(job, told)
             except Exception as exc:  # one job's failure, whatever it is, stops only that job
+                if caller_failed:
+                    raise caller_failed[0] from None
                 if on_error is None:
                     raise
                 on_error(job.key, as_failure(exc))

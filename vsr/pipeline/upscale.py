@@ -33,6 +33,8 @@ def upscale(input: str | Path, output: str | Path, options: UpscaleOptions | Non
     `overwrite`. `on_frames(n)` is told of frames as they are written (for a caller's own
     progress display or timing): in this process, on a pipeline thread, never two calls at
     once; over Ray in batches a few times a second; segments a resumed run kept are not told.
+    An exception it raises stops the run, as any failure does (nothing is published), and
+    comes through to the caller unchanged.
     """
     options = options or UpscaleOptions()
     from vsr.models.catalogue import load_model
