@@ -8,10 +8,12 @@ with and without `--temporal-blend 0.5` at inference. Flicker is `vsr eval`'s: t
 and moving pixels, and the index compensated for motion (motion.py).
 
 `--loss warped` trains with the loss warped by motion measured on the true frames instead (the
-issue's alternative; a study, not a vsr option: see benchmarks/README.md).
+issue's alternative), `--loss luma` with vsr's loss on Y alone; studies, not vsr options (see
+benchmarks/README.md).
 
-    python benchmarks/temporal.py                       # CPU: about 7 min
+    python benchmarks/temporal.py                       # CPU: about 5 min
     python benchmarks/temporal.py --loss warped --weights 0,0.25,0.5,1,2
+    python benchmarks/temporal.py --loss luma --weights 0,1,2,4
     python benchmarks/temporal.py --weights 0,1 --seeds 0 --clips carphone_pristine,bikes
 """
 
@@ -20,16 +22,18 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 from finetune import CRF, MODEL, SCALE, parse_run_args, unseen_frames_score, write_result
 from motion import motion_compensated_flicker, warped_temporal_loss
 from quality import sample_clips
 
 from vsr.quality import metrics
 from vsr.train import losses
-from vsr.train.losses import TEMPORAL_SCALE
+from vsr.train.losses import TEMPORAL_SCALE, temporal_loss
 from vsr.train.trainer import finetune
 
 # clip: (frames to fine-tune on, the last tenth held out for validation; unseen frames to measure)
@@ -44,12 +48,16 @@ def main() -> None:
     parser.add_argument("--clips", default="carphone_pristine")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--seeds", default="0,1", help="one fine-tune per seed and weight; figures are their means")
-    parser.add_argument("--loss", choices=("delta", "warped"), default="delta",
-                        help="delta: vsr's |ΔSR − ΔHR|; warped: the same after warping frame t−1 onto frame t")
+    parser.add_argument("--loss", choices=("delta", "warped", "luma"), default="delta",
+                        help="delta: vsr's |ΔSR − ΔHR| on RGB; warped: the same after warping frame t−1 onto "
+                             "frame t; luma: vsr's on Y alone, as the index measures it")
     args, head = parse_run_args(parser)
     weights, seeds = [float(w) for w in args.weights.split(",")], [int(s) for s in args.seeds.split(",")]
-    if args.loss == "warped":  # the trainer calls the module's function: the study swaps it there
+    # The trainer calls the module's function: the study swaps it there.
+    if args.loss == "warped":
         losses.temporal_loss = warped_temporal_loss(TEMPORAL_SCALE)
+    elif args.loss == "luma":
+        losses.temporal_loss = luma_temporal_loss
     clips = sample_clips()
     compensated = motion_compensated_flicker(SCALE)
 
@@ -95,6 +103,14 @@ def main() -> None:
                                      "finetune_seconds_each": round(sum(seconds) / len(seconds), 1),
                                      "unseen_frames": rows}
     write_result(args, "temporal" if args.loss == "delta" else f"temporal-{args.loss}", result)
+
+
+def luma_temporal_loss(criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], sr: torch.Tensor,
+                       hr: torch.Tensor, pairs: int) -> torch.Tensor:
+    """vsr's temporal loss on BT.601 luma alone (the index's channel), leaving colour's changes free."""
+    weights = torch.tensor([0.299, 0.587, 0.114], device=sr.device, dtype=sr.dtype).view(1, 3, 1, 1)
+    luma = [(x * weights).sum(1, keepdim=True) for x in (sr, hr)]
+    return temporal_loss(criterion, *luma, pairs)  # vsr's own, imported before any swap
 
 
 STILL_LEVELS = 2  # a pixel whose true luma changed by less than this between frames is still
