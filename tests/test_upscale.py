@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 import errno
 import json
 import os
@@ -209,32 +208,41 @@ def test_truncated_input_keeps_what_decodes(tmp_path):
     assert video_timing(dst) == video_timing(src)[: summary.frames]
 
 
+class _CallerStop(Exception):
+    pass
+
+
 @pytest.mark.parametrize("segment_seconds", [0, 0.5], ids=["one-stream", "segments"])
-def test_a_callback_that_raises_stops_the_run_and_blames_no_input(tmp_path, caplog, tiny_model, segment_seconds):
-    """The exception of a caller's `on_frames` comes through unchanged (also from a segment
-    run in this process) and nothing is published; a run stopped part-way says nothing about
-    frames the input "declares" but did not decode."""
+@pytest.mark.parametrize("raised", [_CallerStop(), OSError(errno.ENOSPC, "the caller's own")], ids=["own", "oserror"])
+def test_a_callback_that_raises_stops_the_run_as_raised(tmp_path, caplog, tiny_model, segment_seconds, raised):
+    """The exception of a caller's `on_frames` comes out as raised, from a segment run in this
+    process too: not taken for a full disk or an I/O failure of the output. Nothing is
+    published, and a run stopped part-way says nothing about frames the input "declares"."""
     src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
     make_clip(src, frames=30, size=(48, 32), audio_tracks=0, options={"g": "10"})
     options = UpscaleOptions(runtime=RuntimeOptions(model=str(tiny_model)),
                              execution=ExecutionOptions(segment_seconds=segment_seconds, workers=1))
 
-    class Stop(Exception):
-        pass
-
     def stop(_frames: int) -> None:
-        raise Stop
+        raise raised
 
-    with pytest.raises(Stop):
+    with pytest.raises(type(raised)) as caught:
         upscale(src, dst, options, progress=False, on_frames=stop)
+    assert caught.value is raised
     assert not dst.exists()
-    assert not [r.message for r in caplog.records if "declares" in r.message]
-    # Read to its end, a damaged copy still says how many of the declared frames it lost.
+    if not segment_seconds:  # (a segment's read is ranged: it never compares counts)
+        assert not [r.message for r in caplog.records if "declares" in r.message]
+
+
+def test_a_damaged_input_read_to_its_end_says_how_many_declared_frames_it_lost(tmp_path, tiny_model):
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=30, size=(48, 32), audio_tracks=0, options={"g": "10"})
     data = bytearray(src.read_bytes())
-    data[len(data) * 3 // 10 : len(data) * 3 // 10 + 300] = bytes(300)
+    data[len(data) * 3 // 10 : len(data) * 3 // 10 + 300] = bytes(300)  # 21 of 30 frames decode
     (tmp_path / "bad.mp4").write_bytes(bytes(data))
-    summary = upscale(tmp_path / "bad.mp4", tmp_path / "bad-out.mp4", dataclasses.replace(
-        options, execution=ExecutionOptions(segment_seconds=0)), progress=False)
+    summary = upscale(tmp_path / "bad.mp4", tmp_path / "out.mp4",
+                      UpscaleOptions(runtime=RuntimeOptions(model=str(tiny_model))), progress=False)
+    assert summary.frames < 30
     assert f"the input declares 30 frames; {summary.frames} decoded" in summary.warnings
 
 

@@ -153,7 +153,9 @@ class DecodeStats:
     corrupt_packets: int = 0
     timestamp_gaps: int = 0  # jumps of two frame durations or more: frames lost to damage, or VFR
     ended_early: str | None = None  # the demuxer's complaint when the file stopped short
-    read_through: bool = False  # demuxing reached the end (a run stopped before then has no count to compare)
+    # Demuxing ended by itself (the file's end, or damage it cannot pass), not because the
+    # consumer stopped: only then is the count of frames decoded one to compare.
+    demux_ended: bool = False
     last: tuple[int, int] | None = None  # (pts, duration) of the previous frame
 
     def count(self, frame: av.VideoFrame) -> None:
@@ -278,14 +280,14 @@ class VideoSource(SourceBase):
             try:
                 packet = next(packets)
             except StopIteration:
-                self.stats.read_through = True
+                self.stats.demux_ended = True
                 return
             except av.error.FFmpegError as exc:
                 # A truncated or damaged file: keep every frame that decoded, drain the decoder, and say so.
                 self.stats.ended_early = str(exc.strerror or exc)
                 with contextlib.suppress(av.error.FFmpegError):
                     yield from (f for f in self._video.codec_context.decode(None) if isinstance(f, av.VideoFrame))
-                self.stats.read_through = True
+                self.stats.demux_ended = True
                 return
             if packet.stream is not self._video:
                 if packet.size:  # flush packets carry nothing for a remuxer
@@ -307,7 +309,7 @@ class VideoSource(SourceBase):
                        "frames missing from a damaged input, or a variable frame rate; every timestamp is kept as it is")
         if s.corrupt_packets:
             out.append(f"{s.corrupt_packets} corrupt video packet(s) skipped")
-        if self.info.frames and s.frames != self.info.frames and s.read_through and not self.ranged:
+        if self.info.frames and s.frames != self.info.frames and s.demux_ended and not self.ranged:
             out.append(f"the input declares {self.info.frames} frames; {s.frames} decoded")
         return out
 

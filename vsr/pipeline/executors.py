@@ -39,7 +39,8 @@ class Executor(Protocol):
     def run(self, jobs: Sequence[Job], on_result: OnResult, on_frames: OnFrames, on_error: OnError | None = None) -> None:
         """Every job, once; `on_result` for each as it finishes, in the driver's thread. A job
         that fails with a VsrError (its input, say) goes to `on_error` and the rest go on; without
-        `on_error`, or for any other failure, the run stops with that error."""
+        `on_error`, or for any other failure, the run stops with that error. An exception that
+        `on_frames` raises stops the run and comes out as raised."""
         ...
 
     def close(self, *, wait: bool = True) -> None:
@@ -63,7 +64,7 @@ class InProcess:
     def run(self, jobs: Sequence[Job], on_result: OnResult, on_frames: OnFrames, on_error: OnError | None = None) -> None:
         caller_failed: list[BaseException] = []
 
-        def told(frames: int) -> None:
+        def forward_frames(frames: int) -> None:
             try:
                 on_frames(frames)
             except BaseException as exc:  # the caller's own failure: the run's, not this job's
@@ -72,10 +73,12 @@ class InProcess:
 
         for job in jobs:
             try:
-                result = self.worker.run(job, told)
-            except Exception as exc:  # one job's failure, whatever it is, stops only that job
+                result = self.worker.run(job, forward_frames)
+            except Exception as exc:  # a job's own failure, whatever it is, stops only that job
+                if caller_failed and exc is caller_failed[0]:
+                    raise  # as raised: the job's pipeline passes it through as it is
                 if caller_failed:
-                    raise caller_failed[0] from None
+                    raise caller_failed[0] from exc
                 if on_error is None:
                     raise
                 on_error(job.key, as_failure(exc))

@@ -84,7 +84,8 @@ def run(source: FrameSource, sink: FrameSink, process: BatchProcess, *, batch: i
     """Every item of `source` into `sink`, frames through `process` in batches of `batch`.
     Returns the sink's report; raises the first error any stage met. The sink is this
     function's from the call on: finished on success, aborted on any failure. `progress`: a bar
-    on stderr; `on_frame(1)` is also told of every frame written."""
+    on stderr; `on_frame(1)` is also told of every frame written (an exception it raises stops
+    the run and comes out as raised)."""
     decoded: queue.Queue[Slot] = queue.Queue(QUEUE_FRAMES)
     upscaled: queue.Queue[Slot] = queue.Queue(QUEUE_FRAMES)
     stages = _Stages()
@@ -98,6 +99,8 @@ def run(source: FrameSource, sink: FrameSink, process: BatchProcess, *, batch: i
                 return
         stages.put(decoded, _DONE)
 
+    caller_failed: list[BaseException] = []
+
     def write() -> None:
         frames = 0
         for item in stages.items(upscaled):
@@ -106,7 +109,11 @@ def run(source: FrameSource, sink: FrameSink, process: BatchProcess, *, batch: i
                 frames += 1
                 bar.update(1)
                 if on_frame is not None:
-                    on_frame(1)
+                    try:
+                        on_frame(1)
+                    except BaseException as exc:  # the caller's own: not to be taken for an I/O failure
+                        caller_failed.append(exc)
+                        raise
             else:
                 sink.mux(item)
         if stages.stop.is_set():
@@ -153,6 +160,8 @@ def run(source: FrameSource, sink: FrameSink, process: BatchProcess, *, batch: i
             sink.abort()  # nothing half-written stays behind
     if stages.errors:
         exc, place = stages.errors[0]
+        if any(exc is c for c in caller_failed):
+            raise exc
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise VsrError(f"{place}: the disk is full ({exc.strerror}); nothing was written: "
                            "free some space or write elsewhere") from exc
