@@ -84,9 +84,10 @@ def motion_compensated_flicker(crop: int) -> Callable[[list[np.ndarray], list[np
         for t, m in enumerate(found[0][1], start=1):
             sy, hy = (metrics.y_channel(a[t]).astype(np.float32) for a in (sr, hr))
             sp, hp = (metrics.y_channel(a[t - 1]).astype(np.float32) for a in (sr, hr))
-            change = np.abs((sy - m.warp(sp)) - (hy - m.warp(hp)))[inner]
-            values.append(float(change[m.valid[inner]].mean()))
-            trusted.append(float(m.valid[inner].mean()))
+            change, trusted_here = np.abs((sy - m.warp(sp)) - (hy - m.warp(hp)))[inner], m.valid[inner]
+            if trusted_here.any():  # none trusted (a cut, a flash): the pair is left out
+                values.append(float(change[trusted_here].mean()))
+            trusted.append(float(trusted_here.mean()))
         return {"flicker_motion_compensated": round(float(np.mean(values)), 4),
                 "motion_trusted_share": round(float(np.mean(trusted)), 3)}
 
@@ -96,7 +97,8 @@ def motion_compensated_flicker(crop: int) -> Callable[[list[np.ndarray], list[np
 def warped_temporal_loss(scale: float) -> Callable[..., torch.Tensor]:
     """A drop-in for vsr.train.losses.temporal_loss that follows the motion: the criterion on
     SR_t − warp(SR_t−1) against HR_t − warp(HR_t−1) over trusted pixels, the flow measured on the
-    high-resolution crops of each pair (after their flips, so it needs no turning)."""
+    high-resolution crops of each pair as the batch holds them (flipped and turned alike), so the
+    flow is already in the crops' orientation."""
 
     def loss(criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], sr: torch.Tensor,
              hr: torch.Tensor, pairs: int) -> torch.Tensor:

@@ -7,9 +7,9 @@ with and without `--temporal-blend 0.5` at inference. Flicker is `vsr eval`'s: t
 |ΔSR − ΔHR| on Y between consecutive frames; each row also has the flicker index split into still
 and moving pixels, and the index compensated for motion (motion.py).
 
-`--loss warped` trains with the loss warped by motion measured on the true frames instead (the
-issue's alternative), `--loss luma` with vsr's loss on Y alone; studies, not vsr options (see
-benchmarks/README.md).
+`--loss warped` trains with the loss warped by motion measured on the true frames instead,
+`--loss luma` with vsr's loss on Y alone; studies, not vsr options (see benchmarks/README.md).
+The motion needs OpenCV (the test extra brings it).
 
     python benchmarks/temporal.py                       # CPU: about 5 min
     python benchmarks/temporal.py --loss warped --weights 0,0.25,0.5,1,2
