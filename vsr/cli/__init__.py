@@ -21,6 +21,7 @@ from vsr import __version__
 from vsr.cli import bench, models, quality, train, upscale
 from vsr.cli.common import configure_logging, library_warning
 from vsr.errors import VsrError
+from vsr.runtime import stops
 
 app = typer.Typer(
     name="vsr",
@@ -100,13 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():  # Python takes signals there only
         for s in _STOPPING:
             if signal.getsignal(s) is not signal.SIG_IGN:  # under nohup SIGHUP stays ignored
-                previous[s] = signal.signal(s, _terminate)
+                previous[s] = stops.install(s, _terminate)
     try:
         return _main(argv)
     finally:
         warnings.showwarning = shown
         for s, handler in previous.items():
-            signal.signal(s, handler)
+            stops.restore(s, handler)
 
 
 def _main(argv: list[str] | None) -> int:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from vsr.errors import BackendError, VsrError, as_failure
 from vsr.models.descriptor import Model
 from vsr.pipeline.worker import Job, JobKey, JobResult, OnFrames, Worker, resolved_precision
-from vsr.runtime import Precision
+from vsr.runtime import Precision, stops
 
 OnResult = Callable[[JobResult], None]
 OnError = Callable[[JobKey, VsrError], None]
@@ -128,7 +128,7 @@ def _serve(model: str, device: str, threads: int | None, tasks: Any, results: An
         results.cancel_join_thread()
         sys.exit(128 + signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, stop)
+    stops.install(signal.SIGTERM, stop)
     _die_with(parent)
     import torch
 

@@ -35,6 +35,7 @@ import torch
 
 from vsr.errors import BackendError
 from vsr.runtime import Backend, silence
+from vsr.runtime.offline import telemetry_off
 from vsr.runtime.openvino import OpenVinoRunner
 from vsr.runtime.stops import stops_deferred
 
@@ -179,6 +180,7 @@ def quantise(model: Any, samples: list[np.ndarray]) -> Any:
         with stops_deferred(), silence.stderr_captured() as said, warnings.catch_warnings(), \
                 contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
+            telemetry_off()
             import nncf
 
             logging.getLogger("nncf").setLevel(logging.ERROR)

@@ -26,6 +26,7 @@ from torch import nn
 
 from vsr.errors import BackendError
 from vsr.runtime import cache_folder
+from vsr.runtime.offline import telemetry_off
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ def unavailable(*, load: bool = True) -> str | None:
     run eagerly anyway should not pay)."""
     if not load:
         return None if importlib.util.find_spec("openvino") else f"OpenVINO is not installed: {INSTALL}"
+    telemetry_off()
     try:
         import openvino  # noqa: F401
     except Exception as exc:  # ImportError, or a broken install that fails while loading
