@@ -25,8 +25,7 @@ import torch
 
 from vsr.bench.roofline import device_name
 from vsr.bench.synthetic import synthetic_clip
-from vsr.pipeline.options import RuntimeOptions, UpscaleOptions, VideoEncoding
-from vsr.pipeline.upscale import upscale
+from vsr.pipeline import RuntimeOptions, UpscaleOptions, VideoEncoding, upscale
 from vsr.runtime import Backend, Precision
 
 

@@ -18,8 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from vsr.pipeline.options import UpscaleOptions
-from vsr.pipeline.upscale import upscale
+from vsr.pipeline import UpscaleOptions, upscale
 from vsr.quality.bandwidth import bandwidth
 from vsr.quality.evaluate import evaluate
 

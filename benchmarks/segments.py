@@ -36,7 +36,7 @@ import torch
 
 from vsr.bench.roofline import device_name
 from vsr.bench.synthetic import synthetic_clip
-from vsr.pipeline.options import DEFAULT_SEGMENT_SECONDS
+from vsr.pipeline import DEFAULT_SEGMENT_SECONDS
 
 HERE = Path(__file__).parent
 RATE = 25

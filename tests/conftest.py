@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from vsr.runtime.offline import telemetry_off
+
 DATA = Path(__file__).parent / "data"
+
+# The tests import OpenVINO themselves, before vsr would: as in vsr's own processes, its
+# telemetry package must not load (with CI unset it forks senders that outlive the run).
+telemetry_off()
 
 # A job started in the background (`cmd &`, nohup, some CI runners) inherits SIGINT and SIGHUP
 # ignored, and so would every vsr the tests start: the tests are about what a user at a terminal

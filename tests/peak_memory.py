@@ -17,8 +17,7 @@ from pathlib import Path
 _SCRIPT = """
 import json, re, sys
 from pathlib import Path
-from vsr.pipeline.options import ImageEncoding, RuntimeOptions, UpscaleOptions
-from vsr.pipeline.upscale import upscale
+from vsr.pipeline import ImageEncoding, RuntimeOptions, UpscaleOptions, upscale
 job = json.loads(sys.argv[1])
 image = ImageEncoding(gif_palette=job["palette"]) if job["palette"] else ImageEncoding()
 options = UpscaleOptions(runtime=RuntimeOptions(model=job["model"], precision="fp32", backend="eager"), image=image)

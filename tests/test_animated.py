@@ -15,8 +15,7 @@ from clips import PHOTO, make_clip, video_timing
 from gifs import composed, gif_blocks, make_gif
 from peak_memory import peak_rss_mb
 from vsr.cli import main
-from vsr.pipeline.options import ImageEncoding, UpscaleOptions, VideoEncoding
-from vsr.pipeline.upscale import upscale
+from vsr.pipeline import ImageEncoding, UpscaleOptions, VideoEncoding, upscale
 from vsr.runtime.alpha import bleed, resize_alpha
 from vsr.runtime.engine import Engine
 

@@ -13,7 +13,7 @@ PACKAGE = ROOT / "vsr"
 
 # Each subpackage and what it may import from vsr besides itself. The base modules (errors,
 # atomic) are below everything; the root package only re-exports, lazily.
-BASE = {"vsr.errors", "vsr.atomic", "vsr.version"}
+BASE = {"vsr.errors", "vsr.atomic", "vsr.version", "vsr.lazy"}
 MAY_IMPORT = {
     "vsr.models": set(),
     "vsr.media": set(),
@@ -25,6 +25,16 @@ MAY_IMPORT = {
     "vsr.cli": {"vsr", "vsr.bench", "vsr.train", "vsr.quality", "vsr.pipeline", "vsr.runtime", "vsr.models",
                 "vsr.media"},
 }
+
+
+# Inside the pipeline, its parts depend one way: the shared records (options, plan, summary,
+# progress) below everything, then stream < segments < workers, and the job and `upscale` on top.
+PIPELINE_PARTS = ["records", "vsr.pipeline.stream", "vsr.pipeline.segments", "vsr.pipeline.workers", "top"]
+PIPELINE_TOP = {"vsr.pipeline.job", "vsr.pipeline.upscale", "vsr.pipeline.preview"}
+
+# Layers whose `__init__` lists the names other layers may use (its __all__): no other layer
+# imports from their modules directly.
+PUBLIC_API_LAYERS = ["vsr.pipeline"]
 
 
 def _module_name(path: Path) -> str:
@@ -99,6 +109,69 @@ def test_layers_import_downwards_only(module):
     allowed = {own, *BASE, *MAY_IMPORT[own]}
     bad = sorted(m for m in GRAPH[module] if _subpackage(m) not in allowed)
     assert not bad, f"{module} ({own}) imports {bad}; it may import only from {sorted(allowed)}"
+
+
+def _pipeline_part(module: str) -> str | None:
+    if module == "vsr.pipeline" or not module.startswith("vsr.pipeline."):
+        return None
+    if module in PIPELINE_TOP:
+        return "top"
+    part = ".".join(module.split(".")[:3])
+    return part if part in PIPELINE_PARTS else "records"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if _pipeline_part(m)))
+def test_the_pipelines_parts_import_downwards_only(module):
+    own = PIPELINE_PARTS.index(_pipeline_part(module))
+    above = sorted(m for m in GRAPH[module] if (part := _pipeline_part(m)) and PIPELINE_PARTS.index(part) > own)
+    assert not above, f"{module} ({PIPELINE_PARTS[own]}) imports {above}, which sit above it ({' < '.join(PIPELINE_PARTS)})"
+
+
+def _type_checking_names(tree: ast.Module) -> dict[str, str]:
+    names = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.body:
+                if isinstance(child, ast.ImportFrom):
+                    names.update({a.asname or a.name: child.module or "" for a in child.names})
+    return names
+
+
+@pytest.mark.parametrize("layer", ["vsr", *PUBLIC_API_LAYERS])
+def test_a_layers_public_names_are_listed_once_and_load(layer):
+    """__all__, the names type checkers see and the names loaded on first use are the same, and
+    each one loads from where it is said to come from."""
+    import importlib
+
+    package = importlib.import_module(layer)
+    typed = _type_checking_names(TREES[layer])
+    lazy = set(vars(package).get("_ORIGINS", {}))
+    eager = {n for n in package.__all__ if n in vars(package) and n not in lazy}
+    assert set(package.__all__) == set(typed) | eager, "every public name is typed or defined here"
+    assert lazy == set(typed), "every typed name loads on first use, and only those"
+    for name in package.__all__:
+        assert getattr(package, name) is not None
+
+
+@pytest.mark.parametrize("layer", PUBLIC_API_LAYERS)
+def test_other_layers_use_only_a_layers_public_names(layer):
+    import importlib
+
+    public = set(importlib.import_module(layer).__all__)
+    offences = []
+    for module, tree in TREES.items():
+        if _subpackage(module) == layer or module == "vsr":
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                if node.module.startswith(layer + "."):
+                    offences.append(f"{module}: from {node.module} import ...")
+                elif node.module == layer:
+                    offences += [f"{module}: {a.name} is not in {layer}.__all__" for a in node.names
+                                 if a.name not in public]
+            elif isinstance(node, ast.Import):
+                offences += [f"{module}: import {a.name}" for a in node.names if a.name.startswith(layer + ".")]
+    assert not offences, "\n".join(offences)
 
 
 def test_no_import_cycles():

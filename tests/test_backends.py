@@ -3,7 +3,10 @@ PyTorch, and nothing but vsr's own lines on stderr."""
 
 from __future__ import annotations
 
+import copy
+import importlib.util
 import json
+import sys
 import warnings
 
 import numpy as np
@@ -12,7 +15,7 @@ import torch
 from PIL import Image
 
 import vsr
-from vsr.runtime import backends, choice
+from vsr.runtime import BACKENDS, backend_specs, backends, choice
 from vsr.runtime.engine import Engine
 
 CPU = torch.device("cpu")
@@ -70,6 +73,80 @@ def test_auto_order_and_what_is_not_installed():
     assert backends.candidates("auto", CPU) == ["openvino", "eager"]
     assert backends.candidates("openvino", CPU) == ["openvino"]
     assert backends.unavailable("openvino", CUDA) == "OpenVINO runs on the CPU only"
+
+
+# -- the table ------------------------------------------------------------------------------------
+
+def test_the_cli_offers_the_backends_of_the_table():
+    # `Backend` is spelt out for the CLI and the type checker; the table is what the runtime reads.
+    assert backend_specs.choices() == BACKENDS
+    assert len(set(BACKENDS)) == len(BACKENDS)
+
+
+@pytest.mark.parametrize("spec", backend_specs.BACKEND_SPECS, ids=lambda spec: spec.name)
+def test_every_backend_in_the_table_is_offered_and_says_how_to_install_it(spec, monkeypatch):
+    for device in (CPU, CUDA):
+        assert backends.candidates(spec.name, device) == [spec.name]
+        if device.type not in spec.devices:  # refused before anything is imported or built
+            reason = backends.unavailable(spec.name, device)
+            assert reason is not None and reason.startswith(f"{spec.runtime} runs on ") and reason.endswith(" only")
+    for device_type in spec.auto_preference:  # eager is the last resort wherever auto runs
+        assert backends.candidates("auto", torch.device(device_type), quantise=True)[-1] == "eager"
+    # Nothing optional installed, on a machine with a GPU: a backend from an extra names its
+    # install command, one that comes with vsr is available.
+    for module in ("tensorrt", "openvino", "int8"):
+        importlib.import_module(f"vsr.runtime.{module}")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setitem(sys.modules, "torch_tensorrt", None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, package=None: None)
+    reason = spec.unavailable()
+    if spec.install is None:
+        assert reason is None
+    else:
+        assert reason is not None and spec.install in reason
+
+
+def test_a_backend_is_one_entry_in_the_table(monkeypatch):
+    """A backend added to the table and nowhere else is validated by name, built, run through
+    the engine as its entry says (fixed shape, whole frames, its own precision) and reported;
+    auto tries it where its preference and prior say so."""
+    calls: list[tuple[int, ...]] = []
+
+    def build(net, *, shape, dtype, device):
+        fp32 = copy.deepcopy(net).float()  # it computes fp32 whatever it is asked, as OpenVINO without bf16
+
+        def run(x):
+            calls.append(tuple(x.shape))
+            return fp32(x.float())
+
+        return run
+
+    counting = backend_specs.BackendSpec(
+        name="counting", runtime="Counting", devices=frozenset({"cpu"}), build=build, fixed_shape=True,
+        cpu_tiles="whole-frames", computes_in=lambda runner: "fp32", auto_preference={"cpu": 9},
+        priors={("cpu", "*"): backend_specs.Prior(build=0.0, speedup=2.0)})
+    monkeypatch.setattr(backend_specs, "BACKEND_SPECS", (*backend_specs.BACKEND_SPECS, counting))
+
+    assert backends.candidates("auto", CPU)[0] == "counting"
+    assert backends.candidates("auto", CUDA) == ["tensorrt", "compile", "eager"]
+    assert backends.unavailable("counting", CUDA) == "Counting runs on the CPU only"
+    assert choice.estimate("counting", "cpu", 1.0, None) == choice.Costs(0.0, 0.5, 1.0)
+    # 500×520: more than eager's cache-sized tile (480×480), so only the entry's "whole-frames" runs it whole.
+    h, w = 500, 520
+    frames = (torch.rand(1, h, w, 3, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8)
+    reference = Engine(model=_tiny(), device=CPU, dtype=torch.float32, out_size=(2 * h, 2 * w))(frames)
+    engine = Engine(model=_tiny(), device=CPU, dtype=torch.bfloat16, out_size=(2 * h, 2 * w), backend="counting",
+                    in_size=(h, w), batch=2)
+    assert engine.backend_used == "counting" and calls == []
+    out = engine(frames)
+    assert calls == [(2, 3, h, w)]  # one call: the short batch padded to its fixed shape, the frame whole
+    assert _psnr(out, reference) >= 40
+    assert engine.precision_used == "fp32"
+    assert engine.warnings == ["this CPU does not compute bf16 natively: Counting runs in fp32"]
+    # Auto, for a video long enough: its prior says it pays (its build is free and it is twice eager's speed).
+    auto = Engine(model=_tiny(), device=CPU, dtype=torch.float32, out_size=(2 * h, 2 * w), backend="auto",
+                  in_size=(h, w), frames=100)
+    assert auto.backend_used == "counting"
 
 
 def _tiny():
@@ -250,7 +327,7 @@ def test_a_video_that_does_not_count_its_frames_is_estimated_from_its_duration(t
 
     make_clip(tmp_path / "c.mkv", frames=17)
     info = probe(tmp_path / "c.mkv")
-    assert info.frames == 0 and 14 <= info.estimated_frames <= 22
+    assert info.frames_from_header is None and 14 <= info.estimated_frames <= 22
     make_clip(tmp_path / "c.mp4", frames=6)
     assert probe(tmp_path / "c.mp4").estimated_frames == 6
 
@@ -381,7 +458,7 @@ def test_auto_quantises_only_where_the_precision_was_left_to_it(tmp_path, monkey
 
     assert backends.candidates("auto", CPU, quantise=True) == ["openvino-int8", "openvino", "eager"]
     assert backends.unavailable("openvino-int8", CUDA) == "OpenVINO runs on the CPU only"
-    with pytest.raises(backends.BackendError, match="^--backend openvino-int8: OpenVINO runs on the CPU only$"):
+    with pytest.raises(backends.BackendError, match="^`backend` openvino-int8: OpenVINO runs on the CPU only$"):
         backends.prepare(_tiny().model, backend="openvino-int8", shape=(1, 3, 12, 16), dtype=torch.float32,
                          device=CUDA, measurements=choice.Measurements(tmp_path / "c.json"))
     monkeypatch.setattr(int8.importlib.util, "find_spec", lambda name: None)

@@ -84,7 +84,7 @@ def test_backend_choice():
     assert candidates("auto", torch.device("cpu")) == ["openvino", "eager"]
     assert candidates("auto", torch.device("cuda")) == ["tensorrt", "compile", "eager"]
     assert candidates("compile", torch.device("cpu")) == ["compile"]
-    with pytest.raises(InputError, match="--backend"):
+    with pytest.raises(InputError, match="`backend`"):
         candidates("onnx", torch.device("cpu"))
 
 
@@ -96,7 +96,7 @@ def test_tensorrt_says_why_it_cannot_run(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setitem(sys.modules, "torch_tensorrt", None)  # an import that fails
     assert "pip install 'vsr[tensorrt]'" in tensorrt.unavailable()
-    with pytest.raises(BackendError, match="--backend tensorrt: torch-tensorrt does not import"):
+    with pytest.raises(BackendError, match="`backend` tensorrt: torch-tensorrt does not import"):
         tensorrt.build(torch.nn.Identity(), shape=(1, 3, 8, 8), dtype=torch.float16, device=torch.device("cuda"))
 
 

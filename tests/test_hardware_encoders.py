@@ -44,7 +44,7 @@ def test_pixel_formats_the_hardware_takes(codec, high_depth, expected):
 def test_crf_range_is_checked_up_front():
     from vsr.errors import InputError
 
-    with pytest.raises(InputError, match="--crf 60: h264_nvenc takes 0 to 51"):
+    with pytest.raises(InputError, match="`crf` 60: h264_nvenc takes 0 to 51"):
         containers.check_crf("h264_nvenc", 60, "yuv420p")
 
 

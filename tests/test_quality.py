@@ -166,8 +166,7 @@ def test_scene_cut_resets_the_blend():
 
 def test_upscale_with_temporal_blend(tmp_path):
     from clips import video_timing
-    from vsr.pipeline.options import UpscaleOptions
-    from vsr.pipeline.upscale import upscale
+    from vsr.pipeline import UpscaleOptions, upscale
 
     src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
     make_clip(src, frames=6)

@@ -10,12 +10,11 @@ import pytest
 
 from clips import make_clip, video_timing
 from vsr.errors import InputError, OutputError
-from vsr.pipeline import segmented
-from vsr.pipeline.executors import InProcess
-from vsr.pipeline.options import ExecutionOptions, RuntimeOptions, UpscaleOptions
-from vsr.pipeline.ray_executor import place
-from vsr.pipeline.upscale import upscale, upscale_folder
-from vsr.pipeline.worker import JobKey
+from vsr.pipeline import ExecutionOptions, RuntimeOptions, UpscaleOptions, upscale, upscale_folder
+from vsr.pipeline.workers import schedule
+from vsr.pipeline.workers.local import InProcess
+from vsr.pipeline.workers.ray_cluster import place
+from vsr.pipeline.workers.tasks import TaskKey
 
 KEYS = {"g": "7"}
 SEGMENT = 0.3
@@ -46,7 +45,7 @@ def test_cpu_workers_default_to_the_smallest_nodes_cores_as_many_as_fit():
 
 
 def test_no_more_cpu_workers_than_the_cluster_has_cores():
-    with pytest.raises(InputError, match="--workers 9: the Ray cluster has 8 CPU"):
+    with pytest.raises(InputError, match="`workers` 9: the Ray cluster has 8 CPU"):
         place([{"CPU": 4.0}, {"CPU": 4.0}], "cpu", 9)
     with pytest.raises(InputError, match="the Ray cluster has no CPU for a worker"):
         place([{"GPU": 1.0}], "cpu", None)
@@ -75,9 +74,9 @@ def test_more_workers_than_gpus_share_every_gpu_evenly():
 
 
 def test_gpus_the_cluster_lacks_are_refused():
-    with pytest.raises(InputError, match="--device cuda: the Ray cluster has no GPU; use --device cpu"):
+    with pytest.raises(InputError, match="`device` cuda: the Ray cluster has no GPU; use `device` cpu"):
         place([{"CPU": 4.0}], "cuda", None)
-    with pytest.raises(InputError, match="names 4 GPUs, the Ray cluster has 3; use --device cuda:all"):
+    with pytest.raises(InputError, match="names 4 GPUs, the Ray cluster has 3; use `device` cuda:all"):
         place(NODES, "cuda:0,cuda:1,cuda:2,cuda:3", None)
 
 
@@ -85,7 +84,7 @@ _FAKE_GPUS = """
 import json, ray
 ray.init(address="local", num_cpus=2, num_gpus=4, include_dashboard=False, log_to_driver=False,
          logging_level="ERROR")
-from vsr.pipeline.ray_executor import RayExecutor
+from vsr.pipeline.workers.ray_cluster import RayExecutor
 executor = RayExecutor("unused", "cuda:all", 5, start_timeout=60)
 executor._wait_started()
 print(json.dumps(ray.get([a.where.remote() for a in executor.actors])))
@@ -112,7 +111,7 @@ def test_a_busy_ray_cluster_is_said_in_words(tiny_model, ray_cluster):
     import ray
 
     from vsr.errors import BackendError
-    from vsr.pipeline.ray_executor import RayExecutor, VsrProgress
+    from vsr.pipeline.workers.ray_cluster import RayExecutor, VsrProgress
 
     hog = ray.remote(num_cpus=1)(VsrProgress).remote()  # any actor holding a core (importable by workers)
     ray.get(hog.take.remote())
@@ -128,8 +127,9 @@ def test_a_busy_ray_cluster_is_said_in_words(tiny_model, ray_cluster):
 
 
 def test_ray_address_needs_the_ray_executor():
-    with pytest.raises(InputError, match="--ray-address is for --executor ray"):
+    with pytest.raises(InputError, match="^`ray_address` is for `executor` ray$") as refused:
         ExecutionOptions(ray_address="10.0.0.1:6379")
+    assert refused.value.for_command_line() == "--ray-address is for --executor ray"
 
 
 # ---------------------------------------------------------------- failures and interruptions
@@ -138,12 +138,12 @@ def test_ray_address_needs_the_ray_executor():
 class _Scripted(InProcess):
     """This process's worker, with a failure, a change or an interruption where a test wants one."""
 
-    fail: JobKey | None = None
-    bug: JobKey | None = None  # an error that is not vsr's own
+    fail: TaskKey | None = None
+    bug: TaskKey | None = None  # an error that is not vsr's own
     touch: Path | None = None  # appended to after the first job: the input changing under the run
     stop_after_all = False  # Ctrl-C once every job is done, before the join
 
-    def run(self, jobs, on_result, on_frames, on_error=None):
+    def run(self, jobs, on_result, on_frames, on_error=None, cancellation=None):
         def result(r):
             on_result(r)
             if self.touch is not None:
@@ -151,15 +151,15 @@ class _Scripted(InProcess):
                     f.write(b"\0" * 8)
                 self.touch = None
 
-        def worker_run(job, frames, run=self.worker.run):
+        def worker_run(job, frames, cancellation=None, run=self.worker.run):
             if job.key == self.fail:
                 raise InputError(f"{job.key}: could not be read")
             if job.key == self.bug:
                 raise RuntimeError("a bug")
-            return run(job, frames)
+            return run(job, frames, cancellation)
 
         self.worker.run = worker_run
-        super().run(jobs, result, on_frames, on_error)
+        super().run(jobs, result, on_frames, on_error, cancellation)
         if self.stop_after_all:
             raise KeyboardInterrupt
 
@@ -171,7 +171,7 @@ def _scripted(monkeypatch, **script) -> None:
             setattr(executor, k, v)
         return executor
 
-    monkeypatch.setattr(segmented, "make_executor", make)
+    monkeypatch.setattr(schedule, "make_executor", make)
 
 
 def test_a_segment_failing_in_a_folder_fails_that_file_alone_and_keeps_its_other_segments(
@@ -180,11 +180,11 @@ def test_a_segment_failing_in_a_folder_fails_that_file_alone_and_keeps_its_other
     folder.mkdir()
     make_clip(folder / "a.mp4", frames=30, size=(32, 24), options=KEYS, audio_tracks=0)
     make_clip(folder / "b.mp4", frames=30, size=(32, 24), options=KEYS, audio_tracks=0)
-    _scripted(monkeypatch, fail=JobKey(0, 1))
+    _scripted(monkeypatch, fail=TaskKey(0, 1))
     # Several workers take a folder through one pool (here, one scripted worker in this process).
     report = upscale_folder(folder, out, _options(tiny_model, workers=2), progress=False)
     rows = {Path(r["input"]).name: r for r in report.as_rows()}
-    assert rows["a.mp4"]["error"] == "JobKey(file=0, segment=1): could not be read"
+    assert rows["a.mp4"]["error"] == "TaskKey(file=0, segment=1): could not be read"
     assert rows["b.mp4"]["frames"] == 30 and rows["b.mp4"]["segments"] >= 3
     assert sorted(p.name for p in out.iterdir()) == [".a.mp4.vsr-work", "b.mp4"]
     monkeypatch.undo()
@@ -202,15 +202,15 @@ def test_an_error_vsr_did_not_foresee_fails_only_its_own_file_with_workers(tmp_p
     folder.mkdir()
     for name in ("a.mp4", "b.mp4", "c.mp4"):
         make_clip(folder / name, frames=30, size=(32, 24), options=KEYS, audio_tracks=0)
-    _scripted(monkeypatch, bug=JobKey(0, 1))
-    real_cut = segmented.cut
+    _scripted(monkeypatch, bug=TaskKey(0, 1))
+    real_cut = schedule.cut
 
     def cut(info, output, options):
         if output.name == "c.mp4":
             raise struct.error("unpack requires a buffer of 4 bytes")
         return real_cut(info, output, options)
 
-    monkeypatch.setattr(segmented, "cut", cut)
+    monkeypatch.setattr(schedule, "cut", cut)
     report = upscale_folder(folder, out, _options(tiny_model, workers=2), progress=False)
     rows = {Path(r["input"]).name: r for r in report.as_rows()}
     assert rows["a.mp4"]["error"] == "unexpected RuntimeError: a bug"
@@ -247,7 +247,7 @@ def test_files_joined_end_to_end_are_not_cut(tmp_path):
     """Two MPEG-TS files concatenated: the clock goes back at the join, a range of times would
     name frames of both halves, so the video is one segment."""
     from vsr.media.video_source import probe
-    from vsr.pipeline.segments import plan_segments
+    from vsr.pipeline.segments.cutting import plan_segments
 
     halves = [tmp_path / "a.ts", tmp_path / "b.ts"]
     for half in halves:
@@ -263,7 +263,7 @@ def test_a_lock_let_go_while_being_taken_is_taken_afresh(tmp_path, monkeypatch):
     lock taken must be the file now at the path, or a third run could take that one too."""
     import fcntl
 
-    from vsr.pipeline.manifest import claim
+    from vsr.pipeline.segments.work_folder import claim
 
     out = tmp_path / "out.mp4"
     lock = tmp_path / ".out.mp4.vsr-lock"
@@ -290,7 +290,7 @@ class _TwoPartError(Exception):
 
 def test_an_exception_that_cannot_cross_to_the_driver_crosses_as_its_line():
     from vsr.errors import BackendError
-    from vsr.pipeline.executors import _portable
+    from vsr.pipeline.workers.local import _portable
 
     crossed = _portable(_TwoPartError("out of memory", "cuda:1"))  # pickles, but cannot be rebuilt
     assert isinstance(crossed, BackendError) and str(crossed) == "_TwoPartError: out of memory at cuda:1"

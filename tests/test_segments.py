@@ -20,8 +20,7 @@ import numpy as np
 import pytest
 
 from clips import make_clip, stream_packets, video_timing
-from vsr.pipeline.options import ExecutionOptions, RuntimeOptions, UpscaleOptions, VideoEncoding
-from vsr.pipeline.upscale import upscale
+from vsr.pipeline import ExecutionOptions, RuntimeOptions, UpscaleOptions, VideoEncoding, upscale
 
 KEYS = {"g": "7"}  # a keyframe every 7 frames, so short clips have several segments
 SEGMENT = 0.3  # seconds: 8-frame segments at 25 fps
@@ -330,7 +329,7 @@ def test_a_changed_option_or_input_or_no_resume_starts_afresh(tmp_path, long_cli
 def test_a_work_dir_of_ones_own_keeps_its_other_files(tmp_path, tiny_model):
     """Only the output's own folder in it is used and removed; outputs of one name from other
     folders get folders of their own."""
-    from vsr.pipeline.manifest import work_dir
+    from vsr.pipeline.segments.work_folder import work_dir
 
     src, out, work = tmp_path / "in.mp4", tmp_path / "out.mp4", tmp_path / "scratch"
     make_clip(src, frames=20, size=(32, 24), options=KEYS, audio_tracks=0)
@@ -344,7 +343,7 @@ def test_a_work_dir_of_ones_own_keeps_its_other_files(tmp_path, tiny_model):
 
 def test_two_runs_cannot_make_the_same_output_at_once(tmp_path, tiny_model, capfd):
     """While one run holds the output's lock, another is refused; the lock goes with its run."""
-    from vsr.pipeline.manifest import claim
+    from vsr.pipeline.segments.work_folder import claim
 
     src, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
     make_clip(src, frames=20, size=(32, 24), options=KEYS, audio_tracks=0)
@@ -361,7 +360,7 @@ def test_segments_keep_the_users_auto_precision_for_int8_while_pinning_what_it_r
                                                                                               monkeypatch):
     import dataclasses
 
-    from vsr.pipeline import run
+    from vsr.pipeline.stream import one_stream as run
 
     built = []
     engine = run.Engine
@@ -481,7 +480,7 @@ def test_sigterm_stops_a_ray_run_as_ctrl_c_does(tmp_path, tiny_model, ray_cluste
 def test_a_folder_spreads_over_ray(tmp_path, tiny_model, ray_cluster):
     from PIL import Image
 
-    from vsr.pipeline.upscale import upscale_folder
+    from vsr.pipeline import upscale_folder
 
     folder, out = tmp_path / "in", tmp_path / "out"
     folder.mkdir()

@@ -105,7 +105,7 @@ def test_export_generator_picks_the_weights_exported(photo_dir, tmp_path, wanted
     exported = load_model(Path(summary["export"])).model.state_dict()
     held = _final_params(tmp_path / "run")["params_ema" if wanted == "ema" else "params"]
     assert all(torch.equal(exported[k], held[k]) for k in exported)
-    with pytest.raises(InputError, match="--ema 0"):
+    with pytest.raises(InputError, match="`ema` 0"):
         train(_options(photo_dir, pretrain_steps=1, ema=0, export_generator="ema"), out=tmp_path / "x", progress=False)
 
 
@@ -194,15 +194,15 @@ def test_precision_auto_follows_the_cpu_and_is_kept_on_resume(photo_dir, tmp_pat
     assert summary["precision"] == expected
     assert json.loads((tmp_path / "run" / "config.json").read_text())["precision"] == expected
     assert train({"pretrain_steps": 2}, out=tmp_path / "run", resume=True, progress=False)["precision"] == expected
-    with pytest.raises(InputError, match="--precision"):
+    with pytest.raises(InputError, match="`precision`"):
         train(_options(photo_dir, pretrain_steps=1, precision="fp8"), out=tmp_path / "bad", progress=False)
-    with pytest.raises(InputError, match="--precision"):
+    with pytest.raises(InputError, match="`precision`"):
         train(_options(photo_dir, pretrain_steps=1, precision="fp8"), out=tmp_path / "bad", progress=False)
 
 
 def test_resume_refuses_changed_options_and_a_missing_run(photo_dir, tmp_path):
     train(_options(photo_dir, pretrain_steps=2, val_every=2), out=tmp_path / "run", progress=False)
-    with pytest.raises(InputError, match="--patch-size"):
+    with pytest.raises(InputError, match="`patch_size`"):
         train({"patch_size": 32}, out=tmp_path / "run", resume=True, progress=False)
     with pytest.raises(InputError, match="no checkpoint"):
         train({}, out=tmp_path / "none", resume=True, progress=False)
@@ -308,17 +308,17 @@ def test_bad_data_is_refused_before_training(photo_dir, tmp_path):
         train(_options(photo_dir, patch_size=25), out=tmp_path / "d", progress=False)
     with pytest.raises(InputError, match="rrdb trains"):
         train(_options(photo_dir, arch="rrdb", scale=3), out=tmp_path / "e", progress=False)
-    with pytest.raises(InputError, match="--scale"):
+    with pytest.raises(InputError, match="`scale`"):
         train(_options(photo_dir, scale=5), out=tmp_path / "f", progress=False)
     with pytest.raises(InputError, match="is a ×2 model"):
         finetune(str(_tiny_model_file(tmp_path / "t.safetensors")), {"data": [str(photo_dir)], "scale": 4},
                  out=tmp_path / "g.safetensors", progress=False)
-    with pytest.raises(InputError, match="--degrade-crf"):
+    with pytest.raises(InputError, match="`degrade_crf`"):
         train(_options(photo_dir, degrade_crf="60"), out=tmp_path / "h", progress=False)
-    with pytest.raises(InputError, match="give --val"):
+    with pytest.raises(InputError, match="give `val`"):
         train(_options(photo_dir / "p0.png"), out=tmp_path / "i", progress=False)
     (tmp_path / "l").write_text("a file")
-    with pytest.raises(OutputError, match="is a file; --out is the run's folder"):  # was `unexpected FileExistsError`
+    with pytest.raises(OutputError, match="is a file; `out` is the run's folder"):  # was `unexpected FileExistsError`
         train(_options(photo_dir), out=tmp_path / "l", progress=False)
     with pytest.raises(InputError, match="no video"):
         train(_options(photo_dir, temporal_weight=1.0), out=tmp_path / "k", progress=False)
@@ -333,7 +333,7 @@ def test_training_frames_that_would_not_fit_in_memory_are_refused_while_reading(
     clip = tmp_path / "clip.mkv"
     make_clip(clip, frames=12, size=(64, 48), codec="ffv1", audio_tracks=0)
     monkeypatch.setattr(data, "available_memory", lambda: 2 * 5 * 64 * 48 * 3)  # half of it: 5 frames
-    with pytest.raises(InputError, match="--frame-step") as refused:
+    with pytest.raises(InputError, match="`frame_step`") as refused:
         train({**TINY, "data": [str(clip)], "pretrain_steps": 1}, out=tmp_path / "run", progress=False)
     assert "6 frames read" in str(refused.value)
     assert not (tmp_path / "run").exists()
@@ -438,14 +438,14 @@ def test_learning_rate_schedules_restart_at_each_phase(photo_dir, tmp_path):
     assert TrainConfig(data=["x"]).lr_factor(123) == 1.0
     for bad in ({"lr_schedule": "linear"}, {"lr_schedule": "multistep"}, {"lr_schedule": "multistep", "lr_milestones": "6,3"},
                 {"lr_gamma": 0}):
-        with pytest.raises(InputError, match="--lr-"):
+        with pytest.raises(InputError, match="`lr_"):
             TrainConfig(data=["x"], **bad).check()
     # In a run: the optimiser follows it, the log shows it, and it is part of what a resume keeps.
     train(_options(photo_dir, pretrain_steps=6, val_every=3, lr_schedule="multistep", lr_milestones="3", lr_g=1e-3),
           out=tmp_path / "run", progress=False)
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [row["lr_g"] for row in log] == [1e-3, 5e-4]
-    with pytest.raises(InputError, match="--lr-schedule"):
+    with pytest.raises(InputError, match="`lr_schedule`"):
         train({"lr_schedule": "cosine"}, out=tmp_path / "run", resume=True, progress=False)
 
 
@@ -513,5 +513,5 @@ def test_vgg_perceptual_from_a_weights_file(tmp_path):
     assert float(losses.perceptual_loss(lambda t: [vgg(t)], x, x)) == 0
     with pytest.raises(ModelError, match="not VGG19 weights"):
         losses.VGGFeatures(tmp_path / "vgg.safetensors", "conv2_1")
-    with pytest.raises(InputError, match="--vgg-layer"):
+    with pytest.raises(InputError, match="`vgg_layer`"):
         losses.VGGFeatures(tmp_path / "vgg.safetensors", "conv9_9")

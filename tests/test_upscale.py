@@ -21,8 +21,7 @@ from peak_memory import peak_rss_mb
 from vsr.cli import main
 from vsr.media.frames import RgbFrame
 from vsr.media.video_source import VideoSource, probe
-from vsr.pipeline.options import ExecutionOptions, RuntimeOptions, UpscaleOptions, VideoEncoding
-from vsr.pipeline.upscale import upscale
+from vsr.pipeline import ExecutionOptions, RuntimeOptions, UpscaleOptions, VideoEncoding, upscale
 from vsr.runtime.engine import Engine
 
 
@@ -559,7 +558,7 @@ def test_an_allocation_that_fails_anyway_is_one_line(tmp_path, capsys, monkeypat
     def no_memory(*args, **kwargs):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory")
 
-    monkeypatch.setattr(importlib.import_module("vsr.pipeline.upscale"), "make_plan", no_memory)
+    monkeypatch.setattr(importlib.import_module("vsr.pipeline.job"), "make_plan", no_memory)
     make_clip(tmp_path / "in.mp4", frames=2, audio_tracks=0)
     code, err = _cli(capsys, "upscale", tmp_path / "in.mp4", tmp_path / "out.mp4")
     assert code == 1 and "out of memory" in err and "unexpected" not in err and err.count("\n") == 1, err
@@ -623,9 +622,9 @@ def test_engine_warnings_are_reported_once(tmp_path, caplog):
     import dataclasses
     import logging
 
-    from vsr.pipeline.options import RuntimeOptions
     from vsr.pipeline.plan import make_plan, probe_input
-    from vsr.pipeline.upscale import build_engine, run_plan
+    from vsr.pipeline.progress import Tracker
+    from vsr.pipeline.stream.one_stream import build_engine, upscale_stream
 
     src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
     make_clip(src, frames=3, audio_tracks=0)
@@ -633,7 +632,7 @@ def test_engine_warnings_are_reported_once(tmp_path, caplog):
     model = dataclasses.replace(vsr.load_model("realesr-animevideov3"), half_precision=False)
     plan = make_plan(probe_input(src, dst), dst, options, model.scale)
     with caplog.at_level(logging.WARNING):
-        summary = run_plan(plan, build_engine(model, plan, options), options, progress=False)
+        summary = upscale_stream(plan, build_engine(model, plan, options), options, Tracker())
     said = "not safe in half precision: running it in fp32"
     assert sum(said in r.getMessage() for r in caplog.records) == 1
     assert sum(said in w for w in summary.warnings) == 1 and summary.precision == "fp32"
@@ -692,10 +691,10 @@ def test_a_folder_with_a_scale_above_the_model_is_one_usage_error(tmp_path, caps
 
 
 def test_device_names_torch_accepts(tmp_path):
-    from vsr.pipeline.options import RuntimeOptions
 
     for name in ("auto", "cpu", "cpu:0", "cuda", "cuda:1"):
         RuntimeOptions(device=name)
     for name in ("gpu", "cuda:x", "", "mps"):
-        with pytest.raises(vsr.InputError, match="--device"):
+        with pytest.raises(vsr.InputError, match="^invalid `device` ") as refused:  # the library's name for it
             RuntimeOptions(device=name)
+        assert refused.value.for_command_line().startswith("invalid --device ")  # the CLI's

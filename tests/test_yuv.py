@@ -66,8 +66,7 @@ def test_pipeline_with_device_colour_matches_the_cpu_path(tmp_path, monkeypatch,
     the swscale path gives, timestamps and all."""
     from clips import video_timing
     from test_upscale import _frames, _psnr
-    from vsr.pipeline.options import RuntimeOptions, UpscaleOptions, VideoEncoding
-    from vsr.pipeline.upscale import upscale
+    from vsr.pipeline import RuntimeOptions, UpscaleOptions, VideoEncoding, upscale
 
     src = tmp_path / f"in{suffix}"
     make_clip(src, pix_fmt=pix_fmt, colorspace=1, codec="libx264" if suffix == ".mp4" else "ffv1", audio_tracks=1)

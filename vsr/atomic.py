@@ -52,7 +52,7 @@ def check_output(output: Path, *, overwrite: bool, input_path: Path | None = Non
         raise OutputError(f"{output}: exists and is not a regular file (a FIFO, device or socket); "
                           f"vsr replaces only regular files")
     if not overwrite:
-        raise OutputError(f"{output}: exists; use --overwrite to replace it")
+        raise OutputError(f"{output}: exists; use `overwrite` to replace it", option="overwrite")
 
 
 def _name_max(folder: Path) -> int:
@@ -163,7 +163,7 @@ def _move_unless_taken(tmp: Path, path: Path) -> None:
 
 def _taken(path: Path) -> OutputError:
     return OutputError(f"{path}: appeared while vsr was working (another process writing the same output?); "
-                       f"left as it is, and this run's result discarded; use --overwrite to replace it")
+                       f"left as it is, and this run's result discarded; use `overwrite` to replace it", option="overwrite")
 
 
 @contextmanager

@@ -10,13 +10,44 @@ import os
 
 
 class VsrError(Exception):
-    """Base of every error the user is meant to read and act on."""
+    """Base of every error the user is meant to read and act on.
+
+    The message names what the caller can change as the library names it, in backquotes (a
+    parameter such as `scale`); `option` says which (one, or a tuple), so that the CLI can say
+    their flags instead (--scale)."""
 
     exit_code = 1
 
+    def __init__(self, message: str, *, option: str | tuple[str, ...] | None = None) -> None:
+        super().__init__(message)
+        self.option = option
 
-class InputError(VsrError):
-    """Bad input or usage: a missing or unreadable file, an invalid option value."""
+    def __reduce__(self) -> tuple[object, ...]:
+        # Crosses to and from worker processes whole: `option` is not among `args`.
+        return _rebuild, (type(self), str(self), self.option)
+
+    @property
+    def plain(self) -> str:
+        """The message without the marks around the names (for a warning made of it)."""
+        return str(self).replace("`", "")
+
+    def for_command_line(self) -> str:
+        """The message with the parameters it names said as their command-line flags."""
+        message = str(self)
+        for option in (self.option,) if isinstance(self.option, str) else self.option or ():
+            message = message.replace(f"`{option}`", "--" + option.replace("_", "-"))
+        return message
+
+
+def _rebuild(kind: type[VsrError], message: str, option: str | tuple[str, ...] | None) -> VsrError:
+    exc = kind(message)
+    exc.option = option
+    return exc
+
+
+class InputError(VsrError, ValueError):
+    """Bad input or usage: a missing or unreadable file, an invalid option value. Also a
+    ValueError, as Python callers expect of a bad argument."""
 
     exit_code = 2
 
@@ -37,6 +68,12 @@ class BackendError(VsrError):
     """A device or backend that is unavailable or failed at run time."""
 
     exit_code = 1
+
+
+class Cancelled(BaseException):
+    """A job stopped because its `cancel()` was called. Like Ctrl-C it unwinds everything (a
+    half-written output is removed, finished segments are kept for a rerun), and, like it, no
+    `except Exception` takes it for one file's failure."""
 
 
 def as_failure(exc: Exception) -> VsrError:

@@ -47,8 +47,7 @@ from vsr.media.video_source import VideoSource, probe
 from vsr.models import DEFAULT_MODEL
 from vsr.models.catalogue import load_model
 from vsr.models.descriptor import Model
-from vsr.pipeline.batches import to_tensor
-from vsr.pipeline.options import RuntimeOptions, UpscaleOptions
+from vsr.pipeline import RuntimeOptions, UpscaleOptions, to_tensor
 from vsr.runtime import Backend, Precision, yuv
 from vsr.runtime.device import colour_on_device, precision_name, resolve_device, resolve_precision
 from vsr.runtime.engine import Engine
@@ -191,7 +190,7 @@ def _encode_rate(stream_colour: colour.ColourInfo, size: tuple[int, int], n: int
 
 def _end_to_end(clip: Path, tmp_dir: Path, options: UpscaleOptions, *, synthetic: bool,
                 size: tuple[int, int]) -> dict[str, Any]:
-    from vsr.pipeline.upscale import upscale
+    from vsr.pipeline import upscale
 
     def timed(path: Path, written: list[float] | None = None) -> tuple[int, float]:
         """`written`, where given, gets the time each frame was written."""

@@ -20,7 +20,7 @@ import typer
 from vsr import __version__
 from vsr.cli import bench, models, quality, train, upscale
 from vsr.cli.common import configure_logging, library_warning
-from vsr.errors import VsrError
+from vsr.errors import Cancelled, VsrError
 from vsr.runtime import stops
 
 app = typer.Typer(
@@ -119,10 +119,10 @@ def _main(argv: list[str] | None) -> int:
         code = command.main(args=argv, prog_name="vsr", standalone_mode=False)
     except typer.Exit as exc:
         code = exc.exit_code
-    except (typer.Abort, KeyboardInterrupt) as exc:  # click turns Ctrl-C in a prompt into Abort
+    except (typer.Abort, KeyboardInterrupt, Cancelled) as exc:  # click turns Ctrl-C in a prompt into Abort
         return _interrupted(exc)
     except VsrError as exc:
-        return _fail(str(exc), exc.exit_code, exc)
+        return _fail(exc.for_command_line(), exc.exit_code, exc)
     except Exception as exc:
         # Click's usage errors (bad option, missing argument); Typer vendors Click in recent
         # releases, so they are recognised by shape rather than by class.

@@ -23,7 +23,7 @@ from vsr.cli.common import (
 from vsr.media.animated import DEFAULT_DITHER, Dither, GifPalette
 from vsr.media.limits import DEFAULT_MAX_PIXELS
 from vsr.models import DEFAULT_MODEL
-from vsr.pipeline.options import DEFAULT_SEGMENT_SECONDS, ExecutorName
+from vsr.pipeline import DEFAULT_SEGMENT_SECONDS, ExecutorName
 
 
 def upscale_command(
@@ -76,9 +76,18 @@ def upscale_command(
     command again after any interruption and the finished ones are kept.
     """
     from vsr.errors import BackendError
-    from vsr.pipeline.options import ExecutionOptions, ImageEncoding, RuntimeOptions, UpscaleOptions, VideoEncoding
-    from vsr.pipeline.run import Summary
-    from vsr.pipeline.upscale import upscale, upscale_folder
+    from vsr.pipeline import (
+        ExecutionOptions,
+        FileFailure,
+        FolderReport,
+        ImageEncoding,
+        Job,
+        RuntimeOptions,
+        Summary,
+        UpscaleOptions,
+        VideoEncoding,
+        progress_bar,
+    )
 
     configure_logging(quiet)
     options = UpscaleOptions(
@@ -93,19 +102,24 @@ def upscale_command(
                                    ray_address=ray_address, work_dir=work_dir, resume=not no_resume),
     )
 
-    def line(r: dict[str, Any]) -> str:
+    def line(r: Any) -> str:
         (iw, ih), (ow, oh) = r["input_size"], r["output_size"]
         return f"{r['output']}: {r['frames']} frame(s) {iw}x{ih} → {ow}x{oh} in {r['seconds']:.1f} s ({r['fps']:.2f} fps)"
 
-    if input.is_dir():
-        folder = upscale_folder(input, output, options, overwrite=overwrite, progress=not quiet)
-        rows = folder.as_rows()
+    # The same events drive the bar and give the summary that --json prints.
+    job = Job(input, output, options, overwrite=overwrite, on_event=None if quiet else progress_bar())
+    job.run()
+    result = job.progress.result
+    if isinstance(result, FolderReport):
+        folder = result
+        rows = [{**r, "error": f.for_command_line()} if isinstance(f, FileFailure) else r
+                for r, f in zip(folder.as_rows(), folder.files, strict=True)]
         report(rows, as_json=as_json, quiet=quiet, lines=lambda: [line(r) for r in rows if "error" not in r])
         for failure in folder.failures:  # errors go to stderr, --quiet or not
-            typer.echo(f"vsr: error: {failure.error}", err=True)
+            typer.echo(f"vsr: error: {failure.for_command_line()}", err=True)
         if folder.failures:
             raise BackendError(f"{len(folder.failures)} of {len(rows)} files failed (above)")
         return
-    summary: Summary = upscale(input, output, options, overwrite=overwrite, progress=not quiet)
-    row = summary.as_dict()
+    assert isinstance(result, Summary)
+    row = result.as_dict()
     report(row, as_json=as_json, quiet=quiet, lines=lambda: [line(row)])

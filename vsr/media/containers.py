@@ -57,7 +57,7 @@ def default_codec(path: Path) -> str:
     codec = DEFAULT_CODECS.get(path.suffix.lower())
     if codec is None:
         raise InputError(f"{path}: unknown output container {path.suffix or '(none)'}; "
-                         f"use one of {', '.join(DEFAULT_CODECS)} or pass --codec")
+                         f"use one of {', '.join(DEFAULT_CODECS)} or pass `codec`", option="codec")
     return codec
 
 
@@ -112,7 +112,7 @@ def check_crf(codec: str, crf: int | None, pix_fmt: str) -> None:
     if codec == "libx264" and colour.is_high_depth(pix_fmt):
         top = 63
     if crf is not None and top is not None and crf > top:
-        raise InputError(f"--crf {crf}: {codec} takes 0 to {top} (lower is better quality)")
+        raise InputError(f"`crf` {crf}: {codec} takes 0 to {top} (lower is better quality)", option="crf")
 
 
 def check_muxer(path: Path, codec: str) -> None:
@@ -126,7 +126,7 @@ def check_muxer(path: Path, codec: str) -> None:
             probe.add_stream(codec, rate=25)
         except ValueError as exc:
             raise InputError(f"{path.name}: a {path.suffix.lower()} file cannot hold {codec} video; "
-                             f"choose another --codec or output name") from exc
+                             f"choose another `codec` or output name", option="codec") from exc
 
 
 def check_encoder(codec: str, *, width: int, height: int, pix_fmt: str, options: dict[str, str]) -> None:
@@ -134,7 +134,7 @@ def check_encoder(codec: str, *, width: int, height: int, pix_fmt: str, options:
     is a usage error up front rather than a failure after decoding has begun."""
     ctx = av.CodecContext.create(codec, "w")
     if not isinstance(ctx, av.VideoCodecContext):
-        raise InputError(f"--codec {codec} is not a video encoder")
+        raise InputError(f"`codec` {codec} is not a video encoder", option="codec")
     ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = width, height, pix_fmt, Fraction(1, 25)
     ctx.options = dict(options)
     level = av.logging.get_level()
@@ -146,8 +146,9 @@ def check_encoder(codec: str, *, width: int, height: int, pix_fmt: str, options:
         said = "; ".join(message.strip() for _, _, message in logs) or str(exc)
         if hardware_encoders.family(codec) and (not options or not _opens(codec, width, height, pix_fmt)):
             raise hardware_encoders.unavailable_error(codec, said) from exc
-        shown = " ".join(f"--{k} {v}" for k, v in options.items()) or "the default settings"
-        raise InputError(f"{codec} cannot encode {width}x{height} {pix_fmt} with {shown}: {said}") from exc
+        shown = " ".join(f"`{k}` {v}" for k, v in options.items()) or "the default settings"
+        raise InputError(f"{codec} cannot encode {width}x{height} {pix_fmt} with {shown}: {said}",
+                         option=tuple(options)) from exc
     finally:
         av.logging.set_level(level)
 

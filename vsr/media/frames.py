@@ -66,11 +66,6 @@ class FrameSource(Protocol):
     path: Path
 
     @property
-    def expected_frames(self) -> int:
-        """How many frames the file says it holds; 0 when it does not say."""
-        ...
-
-    @property
     def copy_streams(self) -> list[av.stream.Stream]:
         """The input streams whose packets this source yields: templates for the output's."""
         ...

@@ -66,5 +66,5 @@ def unavailable_error(codec: str, said: str) -> BackendError:
     """The error for a hardware encoder that would not open here."""
     kind = family(codec)
     assert kind is not None
-    return BackendError(f"--codec {codec} needs {HARDWARE[kind]}, and it would not start here ({said}); "
-                        "use a software encoder such as libx264, or run where that hardware is")
+    return BackendError(f"`codec` {codec} needs {HARDWARE[kind]}, and it would not start here ({said}); "
+                        "use a software encoder such as libx264, or run where that hardware is", option="codec")

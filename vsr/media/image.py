@@ -40,6 +40,10 @@ class ImageInfo:
     def frames(self) -> int:
         return 1
 
+    @property
+    def estimated_frames(self) -> int:
+        return 1
+
 
 def open_image(path: Path) -> Image.Image:
     """The file opened by Pillow (header only), or the one-line reason it cannot be."""
@@ -84,10 +88,6 @@ class ImageSource(SourceBase):
 
     def __init__(self, info: ImageInfo) -> None:
         self.info, self.path = info, info.path
-
-    @property
-    def expected_frames(self) -> int:
-        return 1
 
     def __iter__(self) -> Iterator[Item]:
         rgb, alpha = read_image(self.path)

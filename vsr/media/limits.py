@@ -29,7 +29,7 @@ def check_pixels(path: Path, what: str, width: int, height: int, limit: int) -> 
     """Refuse a frame over `limit` pixels, saying how to allow it."""
     if width * height > limit:
         raise InputError(f"{path}: {what} of {width}x{height} ({width * height:,} pixels) is over the limit of "
-                         f"{limit:,} a frame; --max-pixels {width * height} allows it")
+                         f"{limit:,} a frame; `max_pixels` {width * height} allows it", option="max_pixels")
 
 
 # The largest side each output format's header or library can hold (PNG, TIFF and BMP: 2^31 − 1,
@@ -42,7 +42,7 @@ def check_format_size(path: Path, width: int, height: int) -> None:
     limit = _MAX_SIDE.get(path.suffix.lower())
     if limit and max(width, height) > limit:
         raise OutputError(f"{path}: {width}x{height} is larger than {path.suffix} allows ({limit} pixels a side); "
-                          "use a smaller --scale or another format (.png)")
+                          "use a smaller `scale` or another format (.png)", option="scale")
 
 
 def check_memory(path: Path, width: int, height: int) -> None:
@@ -51,7 +51,8 @@ def check_memory(path: Path, width: int, height: int) -> None:
     free = available_memory()
     if need > free:
         raise InputError(f"{path}: a {width}x{height} output frame needs about {need / 2**30:.1f} GiB of memory and "
-                         f"{free / 2**30:.1f} GiB is free; upscale by less (--scale) or on a machine with more memory")
+                         f"{free / 2**30:.1f} GiB is free; upscale by less (`scale`) or on a machine with more memory",
+                         option="scale")
 
 
 def available_memory() -> int:
@@ -135,6 +136,6 @@ def pillow_limit(path: Path, limit: int) -> Iterator[None]:
             yield
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InputError(f"{path}: its header claims a frame over the limit of {limit:,} pixels; "
-                         f"--max-pixels N allows more") from exc
+                         f"`max_pixels` N allows more", option="max_pixels") from exc
     finally:
         Image.MAX_IMAGE_PIXELS = None if previous is None else max(previous, limit)

@@ -146,7 +146,7 @@ def _video_stream(container: av.container.OutputContainer, segments: Sequence[Pa
         with av.open(str(other)) as segment:
             if segment.streams.video[0].codec_context.extradata != extradata:
                 raise BackendError(f"{other}: encoded with other parameters than {segments[0].name}; "
-                                   "run again with --no-resume")
+                                   "run again with `no_resume`", option="no_resume")
     stream.time_base = spec.time_base
     if spec.rotation:
         stream.set_display_rotation(spec.rotation)

@@ -44,21 +44,29 @@ class VideoInfo:
     pix_fmt: str
     time_base: Fraction
     average_rate: Fraction | None
-    frames: int  # 0 when the container does not say
+    frames_from_header: int | None
+    """How many frames the container says the stream holds; None where it does not say (MKV, WebM)."""
     colour: colour.ColourInfo
-    rotation: int = 0  # counter-clockwise degrees from the display matrix, carried to the output
+    rotation: int = 0
+    """Counter-clockwise degrees from the display matrix, carried to the output."""
     sample_aspect_ratio: Fraction | None = None
-    metadata: Mapping[str, str] = field(default_factory=dict)  # the container's (title, …)
-    stream_metadata: Mapping[str, str] = field(default_factory=dict)  # the video stream's (language, handler, …)
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    """The container's (title, …)."""
+    stream_metadata: Mapping[str, str] = field(default_factory=dict)
+    """The video stream's (language, handler, …)."""
     tracks: tuple[Track, ...] = ()
-    duration: float | None = None  # seconds, from the stream or else the container; None when neither says
+    duration: float | None = None
+    """Seconds, from the stream or else the container; None where neither says."""
+    first_pts: int | None = None
+    """When the first frame decoded is presented, in `time_base` (a start offset); None where it has no timestamp."""
 
     @property
-    def estimated_frames(self) -> int:
-        """`frames`, or where the container does not count them (MKV, WebM) duration × average
-        rate; 0 when neither is known. An estimate for planning, never a check on the decode."""
-        if self.frames or not self.duration or not self.average_rate:
-            return self.frames
+    def estimated_frames(self) -> int | None:
+        """`frames_from_header`, or where the container does not count them duration × average
+        rate; None where neither is known. An estimate for planning and progress, never a check
+        on the decode."""
+        if self.frames_from_header or not self.duration or not self.average_rate:
+            return self.frames_from_header
         return max(1, round(self.duration * float(self.average_rate)))
 
     @property
@@ -113,7 +121,7 @@ def probe(path: Path) -> VideoInfo:
             pix_fmt=ctx.pix_fmt or first.format.name,
             time_base=stream.time_base or Fraction(1, 90000),
             average_rate=stream.average_rate,
-            frames=stream.frames or 0,
+            frames_from_header=stream.frames or None,
             colour=colour.describe(first),
             rotation=int(first.rotation or 0),
             sample_aspect_ratio=stream.sample_aspect_ratio or ctx.sample_aspect_ratio,
@@ -121,6 +129,7 @@ def probe(path: Path) -> VideoInfo:
             stream_metadata=dict(stream.metadata),
             tracks=tracks,
             duration=_duration(container, stream),
+            first_pts=first.pts,
         )
 
 
@@ -186,20 +195,15 @@ class VideoSource(SourceBase):
 
     def __init__(self, info: VideoInfo, *, copy: Sequence[int] = (),
                  planes_for: Callable[[str], bool] | None = None, start: int | None = None,
-                 end: int | None = None, expected_frames: int | None = None) -> None:
+                 end: int | None = None) -> None:
         self.info, self.path, self.planes_for = info, info.path, planes_for
         self.start, self.end = start, end
         self.high_depth = info.high_depth
         self.stats = DecodeStats()
-        self._expected = info.frames if expected_frames is None else expected_frames
         self._container = open_input(info.path)
         self._video = self._container.streams.video[0]
         self._video.thread_type = "AUTO"
         self._copy = [self._container.streams[i] for i in copy]
-
-    @property
-    def expected_frames(self) -> int:
-        return self._expected
 
     @property
     def ranged(self) -> bool:
@@ -309,8 +313,9 @@ class VideoSource(SourceBase):
                        "frames missing from a damaged input, or a variable frame rate; every timestamp is kept as it is")
         if s.corrupt_packets:
             out.append(f"{s.corrupt_packets} corrupt video packet(s) skipped")
-        if self.info.frames and s.frames != self.info.frames and s.demux_ended and not self.ranged:
-            out.append(f"the input declares {self.info.frames} frames; {s.frames} decoded")
+        declared = self.info.frames_from_header
+        if declared and s.frames != declared and s.demux_ended and not self.ranged:
+            out.append(f"the input declares {declared} frames; {s.frames} decoded")
         return out
 
     def close(self) -> None:

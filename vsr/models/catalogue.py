@@ -144,10 +144,10 @@ def import_model(src: Path, *, name: str | None = None, overwrite: bool = False,
     if not _NAME.fullmatch(name):
         raise ModelError(f"invalid model name {name!r}: use letters, digits, '.', '_', '+' and '-'")
     if (builtin_dir() / f"{name}.safetensors").is_file():
-        raise ModelError(f"{name!r} is a built-in model's name; choose another with --name")
+        raise ModelError(f"{name!r} is a built-in model's name; choose another with `name`", option="name")
     dst = user_dir() / f"{name}.safetensors"
     if dst.exists() and not overwrite:
-        raise ModelError(f"a model named {name!r} is already imported ({dst}); use --overwrite to replace it")
+        raise ModelError(f"a model named {name!r} is already imported ({dst}); use `overwrite` to replace it", option="overwrite")
     convert_model(src, dst, name=name, half=half, replace=overwrite)
     return _entry(dst, builtin=False)
 

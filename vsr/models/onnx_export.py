@@ -67,10 +67,11 @@ def export_onnx(model: Model, path: Path, *, fp16: bool = False, opset: int = DE
     PyTorch in fp32 (BackendError if onnxruntime is missing)."""
     start = time.perf_counter()
     if opset < MIN_OPSET:
-        raise ModelError(f"--opset {opset}: the exporter writes opset {MIN_OPSET} or later")
+        raise ModelError(f"`opset` {opset}: the exporter writes opset {MIN_OPSET} or later", option="opset")
     m = model.pad_multiple
     if static is not None and (static[0] % m or static[1] % m or min(static) < 1):
-        raise ModelError(f"--static {static[0]}x{static[1]}: {model.name} needs height and width in multiples of {m}")
+        raise ModelError(f"`static` {static[0]}x{static[1]}: {model.name} needs height and width in multiples of {m}",
+                         option="static")
     if verify:
         _onnxruntime()  # before the minutes an export of a large network can take
     proto = _export(model, fp16=fp16, opset=opset, static=static)
@@ -190,7 +191,7 @@ def _onnxruntime() -> Any:
     try:
         import onnxruntime
     except ImportError as exc:
-        raise BackendError(f"checking the export needs onnxruntime: {INSTALL} (or --no-verify)") from exc
+        raise BackendError(f"checking the export needs onnxruntime: {INSTALL} (or `no_verify`)", option="no_verify") from exc
     return onnxruntime
 
 

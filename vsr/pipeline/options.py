@@ -19,36 +19,49 @@ from vsr.media.animated import DEFAULT_DITHER, DITHERS, GIF_PALETTES, Dither, Gi
 from vsr.media.limits import DEFAULT_MAX_PIXELS
 from vsr.models import DEFAULT_MODEL
 from vsr.runtime import (
-    BACKENDS,
     COLOUR_CONVERSIONS,
     DEVICE_HELP,
     PRECISIONS,
     Backend,
     ColourConversion,
     Precision,
+    backend_specs,
     is_device_name,
 )
 
 
+def _invalid(option: str, value: object, why: str) -> InputError:
+    """A bad value, said with the parameter's name (the CLI says its flag instead)."""
+    return InputError(f"invalid `{option}` {value}: {why}", option=option)
+
+
 def _choice(option: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise InputError(f"invalid {option} {value!r}: use {', '.join(choices)}")
+        raise _invalid(option, repr(value), f"use {', '.join(choices)}")
 
 
 @dataclass(frozen=True)
 class RuntimeOptions:
     """Which model runs, where and how."""
 
-    model: str = DEFAULT_MODEL  # a name in the catalogue or a model file
-    device: str = "auto"  # auto, cpu, cuda or cuda:N
+    model: str = DEFAULT_MODEL
+    """A name in the catalogue, or a model file."""
+    device: str = "auto"
+    """auto, cpu, cuda, cuda:N, a comma-separated list (a worker on each) or cuda:all."""
     precision: Precision = "auto"
+    """auto: fp16 on CUDA; on a CPU bf16 where it measures faster, else fp32 (and int8 where a
+    quantised backend pays)."""
     backend: Backend = "auto"
-    batch_size: int | None = None  # frames per model call; None: 4 on a GPU, 1 on a CPU
-    tile: int = 0  # tile size in pixels; 0: whole frames (tiles engage by themselves on out-of-memory)
+    """How the network runs; auto: the fastest installed here whose build pays for the input's length."""
+    batch_size: int | None = None
+    """Frames per model call; None: 4 on a GPU, 1 on a CPU."""
+    tile: int = 0
+    """Tile size in pixels; 0: whole frames (tiles engage by themselves on out-of-memory)."""
     colour_conversion: ColourConversion = "auto"
-    # Whether --backend auto may quantise to int8; None: where `precision` is auto. Segments
-    # pin the precision the first run resolved, and keep this from the user's `auto`.
+    """Where YUV ↔ RGB happens: auto (on a GPU the model's device, else swscale), device or swscale."""
     quantise: bool | None = None
+    """Whether backend auto may quantise to int8; None: where `precision` is auto. Segments pin
+    the precision the first run resolved, and keep this from the user's `auto`."""
 
     @property
     def may_quantise(self) -> bool:
@@ -56,14 +69,14 @@ class RuntimeOptions:
 
     def __post_init__(self) -> None:
         if not is_device_name(self.device):
-            raise InputError(f"invalid --device {self.device!r}: use {DEVICE_HELP}")
-        _choice("--precision", self.precision, PRECISIONS)
-        _choice("--backend", self.backend, BACKENDS)
-        _choice("colour conversion", self.colour_conversion, COLOUR_CONVERSIONS)
+            raise _invalid("device", repr(self.device), f"use {DEVICE_HELP}")
+        _choice("precision", self.precision, PRECISIONS)
+        _choice("backend", self.backend, backend_specs.choices())
+        _choice("colour_conversion", self.colour_conversion, COLOUR_CONVERSIONS)
         if self.batch_size is not None and self.batch_size < 1:
-            raise InputError(f"invalid --batch-size {self.batch_size}: must be at least 1")
+            raise _invalid("batch_size", self.batch_size, "must be at least 1")
         if self.tile < 0:
-            raise InputError(f"invalid --tile {self.tile}: 0 (off) or a size in pixels")
+            raise _invalid("tile", self.tile, "0 (off) or a size in pixels")
 
 
 @dataclass(frozen=True)
@@ -72,18 +85,23 @@ class VideoEncoding:
     CRF and preset, the input's pixel format where the encoder takes it."""
 
     codec: str | None = None
+    """Any encoder FFmpeg has (libx264, libx265, libvpx-vp9, ffv1, h264_nvenc…)."""
     crf: int | None = None
+    """The encoder's constant rate factor (lower is better quality)."""
     preset: str | None = None
+    """The encoder's preset (libx264: ultrafast … veryslow)."""
     pix_fmt: str | None = None
-    audio: bool = True  # copy the audio tracks
+    """The output's pixel format (yuv420p, yuv420p10le, yuv444p…)."""
+    audio: bool = True
+    """Copy the audio tracks."""
 
     def __post_init__(self) -> None:
         # What the chosen encoder accepts is checked by opening it, when the output is planned.
         if self.crf is not None and self.crf < 0:
-            raise InputError(f"invalid --crf {self.crf}: 0 or more")
-        for option, value in (("--codec", self.codec), ("--preset", self.preset), ("--pix-fmt", self.pix_fmt)):
+            raise _invalid("crf", self.crf, "0 or more")
+        for option, value in (("codec", self.codec), ("preset", self.preset), ("pix_fmt", self.pix_fmt)):
             if value is not None and not value.strip():
-                raise InputError(f"invalid {option} {value!r}: empty")
+                raise _invalid(option, repr(value), "empty")
 
 
 @dataclass(frozen=True)
@@ -91,15 +109,21 @@ class ImageEncoding:
     """How animated and still image outputs are written."""
 
     gif_palette: GifPalette = "auto"
+    """GIF output: one palette for all frames (global), one per frame, or auto (global where the
+    source's colours fit one palette)."""
     dither: Dither = DEFAULT_DITHER
-    quality: int | None = None  # WebP and JPEG, 0-100; None: lossless WebP, JPEG 95
-    background: str | None = None  # a colour name or #rrggbb under transparency, for outputs without alpha
+    """GIF output: dithering when reducing to 256 colours."""
+    quality: int | None = None
+    """WebP and JPEG, 0-100; None: lossless WebP, JPEG 95."""
+    background: str | None = None
+    """A colour name or #rrggbb under transparency, for outputs without alpha; None: the file's
+    own background colour, else black."""
 
     def __post_init__(self) -> None:
-        _choice("--gif-palette", self.gif_palette, GIF_PALETTES)
-        _choice("--dither", self.dither, DITHERS)
+        _choice("gif_palette", self.gif_palette, GIF_PALETTES)
+        _choice("dither", self.dither, DITHERS)
         if self.quality is not None and not 0 <= self.quality <= 100:
-            raise InputError(f"invalid --quality {self.quality}: 0 to 100")
+            raise _invalid("quality", self.quality, "0 to 100")
         if self.background is not None:
             parse_colour(self.background)  # a bad colour is a usage error whatever the output
 
@@ -115,7 +139,7 @@ def parse_colour(value: str) -> tuple[int, int, int]:
     try:
         rgb = ImageColor.getrgb(value)
     except ValueError as exc:
-        raise InputError(f"invalid --background {value!r}: a colour name or #rrggbb") from exc
+        raise _invalid("background", repr(value), "a colour name or #rrggbb") from exc
     return rgb[0], rgb[1], rgb[2]
 
 
@@ -130,42 +154,50 @@ class ExecutionOptions:
     """How a long video is split and where its pieces run; none of it changes the output but
     `segment_seconds`, which only moves the segment boundaries."""
 
-    # A video longer than this is cut into segments at the first keyframe at or after every
-    # `segment_seconds`: each is upscaled and encoded alone, kept for resume, and joined by a
-    # remux. 0: one stream, as before.
     segment_seconds: float = DEFAULT_SEGMENT_SECONDS
-    workers: int | None = None  # segment workers; None: one per device named by --device
+    """A video longer than this is cut into segments at the first keyframe at or after every
+    `segment_seconds`: each is upscaled and encoded alone, kept for resume, and joined by a
+    remux. 0: one stream."""
+    workers: int | None = None
+    """Segment workers; None: one per device named by `RuntimeOptions.device`."""
     executor: ExecutorName = "local"
-    ray_address: str | None = None  # None: RAY_ADDRESS, else a local Ray for the run
-    work_dir: Path | None = None  # None: a hidden folder beside the output
-    resume: bool = True  # reuse the finished segments of an interrupted run of the same job
+    """local (processes on this machine) or ray (a Ray cluster)."""
+    ray_address: str | None = None
+    """The Ray cluster; None: RAY_ADDRESS, else a local Ray for the run."""
+    work_dir: Path | None = None
+    """Where segments are kept until the output is whole; None: a hidden folder beside the output."""
+    resume: bool = True
+    """Reuse the finished segments of an interrupted run of the same job."""
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.segment_seconds) and self.segment_seconds >= 0):
-            raise InputError(f"invalid --segment-seconds {self.segment_seconds:g}: 0 (one stream) or more")
+            raise _invalid("segment_seconds", f"{self.segment_seconds:g}", "0 (one stream) or more")
         if self.workers is not None and self.workers < 1:
-            raise InputError(f"invalid --workers {self.workers}: at least 1")
-        _choice("--executor", self.executor, EXECUTORS)
+            raise _invalid("workers", self.workers, "at least 1")
+        _choice("executor", self.executor, EXECUTORS)
         if self.ray_address is not None and self.executor != "ray":
-            raise InputError("--ray-address is for --executor ray")
+            raise InputError("`ray_address` is for `executor` ray", option=("ray_address", "executor"))
 
 
 @dataclass(frozen=True)
 class UpscaleOptions:
     """Everything that decides what `vsr.upscale` writes, and how the work is spread."""
 
-    scale: float | None = None  # None: the model's own; at most the model's
+    scale: float | None = None
+    """The output's scale; None: the model's own. At most the model's."""
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
     video: VideoEncoding = field(default_factory=VideoEncoding)
     image: ImageEncoding = field(default_factory=ImageEncoding)
-    temporal_blend: float = 0.0  # 0 = off; up to 0.9: blend with the previous output where nothing moved
+    temporal_blend: float = 0.0
+    """0: off; up to 0.9: blend each frame with the previous output where the source did not change."""
     execution: ExecutionOptions = field(default_factory=ExecutionOptions)
-    max_pixels: int = DEFAULT_MAX_PIXELS  # per frame, input or output; larger files are refused from the header
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    """The largest frame, input or output, in pixels; larger files are refused from their header."""
 
     def __post_init__(self) -> None:
         if self.scale is not None and not (math.isfinite(self.scale) and self.scale > 0):
-            raise InputError(f"invalid --scale {self.scale:g}: must be positive and finite")
+            raise _invalid("scale", f"{self.scale:g}", "must be positive and finite")
         if self.max_pixels < 1:
-            raise InputError(f"invalid --max-pixels {self.max_pixels}: must be at least 1")
+            raise _invalid("max_pixels", self.max_pixels, "must be at least 1")
         if not 0 <= self.temporal_blend < 1:
-            raise InputError(f"invalid --temporal-blend {self.temporal_blend:g}: 0 (off) up to, not including, 1")
+            raise _invalid("temporal_blend", f"{self.temporal_blend:g}", "0 (off) up to, not including, 1")

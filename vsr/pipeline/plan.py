@@ -5,6 +5,7 @@ the output size, which streams are copied, and the warnings that are known up fr
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -25,21 +26,32 @@ from vsr.media.sources import InputInfo
 from vsr.media.video_sink import VideoSinkSpec
 from vsr.media.video_source import UNKNOWN_CODEC, VideoInfo
 from vsr.media.video_source import probe as probe_video
+from vsr.models.descriptor import Model
 from vsr.pipeline.options import ImageEncoding, UpscaleOptions, VideoEncoding
 
 
 @dataclass(frozen=True)
 class Plan:
-    info: InputInfo  # the probed input
+    """What a run will write, and how."""
+
+    info: InputInfo
+    """The probed input."""
     output: Path
-    kind: OutputKind  # which writer, from the sink registry
-    sink_spec: SinkSpec  # and its settings
-    out_size: tuple[int, int]  # (width, height)
-    codec: str  # as the summary names it
+    kind: OutputKind
+    """Which writer, from the sink registry."""
+    sink_spec: SinkSpec
+    """The writer's settings."""
+    out_size: tuple[int, int]
+    """(width, height)"""
+    codec: str
+    """As the summary names it."""
     pix_fmt: str
-    copy_streams: tuple[int, ...] = ()  # input stream indices carried over
+    copy_streams: tuple[int, ...] = ()
+    """The input's stream indices carried over (audio, subtitles)."""
     warnings: tuple[str, ...] = ()
-    overwrite: bool = False  # publishing may replace a file at `output` (else it refuses to)
+    """What is known up front: tracks left out, sizes rounded."""
+    overwrite: bool = False
+    """Publishing may replace a file at `output` (else it refuses to)."""
 
     @property
     def input(self) -> Path:
@@ -51,14 +63,15 @@ class Plan:
         return self.info.width, self.info.height
 
     @property
-    def frames(self) -> int:
-        """How many frames the input says it holds; 0 when it does not say."""
-        return self.info.frames
+    def single_picture(self) -> bool:
+        """A still image, or an animation or video of one frame."""
+        return self.info.estimated_frames == 1
 
     @property
-    def estimated_frames(self) -> int:
-        """`frames`, or for a video that does not count them an estimate from its duration."""
-        return self.info.estimated_frames if isinstance(self.info, VideoInfo) else self.frames
+    def estimated_frames(self) -> int | None:
+        """The frames the input declares, or for a video that does not count them an estimate
+        from its duration; None where neither is known."""
+        return self.info.estimated_frames
 
 
 def probe_input(path: Path, output: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> InputInfo:
@@ -77,6 +90,27 @@ def probe_input(path: Path, output: Path, max_pixels: int = DEFAULT_MAX_PIXELS) 
         info = probe_video(path)
     check_pixels(path, "a frame", info.width, info.height, max_pixels)
     return info
+
+
+def checked_input(input: Path, output: Path, options: UpscaleOptions, *, overwrite: bool) -> InputInfo:
+    """The input probed, and the output checked against it from the names alone, before any
+    model is loaded: the input is readable and within the limits, the output's folder exists and
+    nothing is overwritten without `overwrite`, and this input can become that kind of output."""
+    from vsr.atomic import check_output
+
+    info = probe_input(input, output, options.max_pixels)
+    check_output(output, overwrite=overwrite, input_path=input)
+    check_output_kind(info, output, options)
+    return info
+
+
+def output_scale(options: UpscaleOptions, model: Model) -> float:
+    """The scale asked for, or the model's own; a model cannot go above its native scale."""
+    scale = float(options.scale if options.scale is not None else model.scale)
+    if scale > model.scale:
+        raise InputError(f"`scale` {scale:g} is above {model.name}'s native ×{model.scale}; "
+                         f"use a ×{math.ceil(scale)} model or a smaller `scale`", option="scale")
+    return scale
 
 
 def scaled(width: int, height: int, scale: float) -> tuple[int, int]:
@@ -130,18 +164,18 @@ def _video_encoder(output: Path, video: VideoEncoding, *, source_pix_fmt: str, s
     try:
         codec = av.Codec(codec_name, "w")
     except (av.error.FFmpegError, ValueError) as exc:
-        raise InputError(f"unknown encoder --codec {codec_name!r}") from exc
+        raise InputError(f"unknown encoder `codec` {codec_name!r}", option="codec") from exc
     if video.pix_fmt is not None:
         try:
             av.VideoFormat(video.pix_fmt)
         except ValueError as exc:
-            raise InputError(f"--pix-fmt {video.pix_fmt}: not a pixel format FFmpeg knows "
-                             f"(e.g. yuv420p, yuv420p10le, yuv444p)") from exc
+            raise InputError(f"`pix_fmt` {video.pix_fmt}: not a pixel format FFmpeg knows "
+                             f"(e.g. yuv420p, yuv420p10le, yuv444p)", option="pix_fmt") from exc
     if codec.type == "video":
         containers.check_muxer(output, codec_name)
     out_fmt = containers.choose_pix_fmt(codec, video.pix_fmt or source_pix_fmt)
     if video.pix_fmt and out_fmt != video.pix_fmt:
-        raise InputError(f"--pix-fmt {video.pix_fmt}: {codec_name} cannot encode it")
+        raise InputError(f"`pix_fmt` {video.pix_fmt}: {codec_name} cannot encode it", option="pix_fmt")
     warnings = []
     if out_fmt != source_pix_fmt and not video.pix_fmt:
         warnings.append(f"{codec_name} cannot encode {source_pix_fmt}; writing {out_fmt}")

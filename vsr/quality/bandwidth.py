@@ -83,15 +83,15 @@ def _check_crfs(crfs: list[int], codec: str) -> None:
     try:
         av.codec.Codec(codec, "w")
     except av.codec.codec.UnknownCodecError:
-        raise InputError(f"--codec: {codec} is not an encoder this FFmpeg has") from None
+        raise InputError(f"`codec`: {codec} is not an encoder this FFmpeg has", option="codec") from None
     if codec not in CRF_RANGES:
-        raise InputError(f"--codec: {codec} has no CRF mode; use one of {', '.join(CRF_RANGES)}")
+        raise InputError(f"`codec`: {codec} has no CRF mode; use one of {', '.join(CRF_RANGES)}", option="codec")
     if len(set(crfs)) < 4:
-        raise InputError("--crf: BD-rate needs at least 4 different CRF values")
+        raise InputError("`crf`: BD-rate needs at least 4 different CRF values", option="crf")
     top = CRF_RANGES[codec]
     bad = [c for c in crfs if not 0 <= c <= top]
     if bad:
-        raise InputError(f"--crf {bad[0]}: {codec}'s CRF runs from 0 to {top}")
+        raise InputError(f"`crf` {bad[0]}: {codec}'s CRF runs from 0 to {top}", option="crf")
 
 
 def curve_bd_rate(a: list[dict], b: list[dict], key: str) -> float | None:

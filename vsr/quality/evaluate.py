@@ -83,7 +83,7 @@ def upscaler(name: str, scale: int, *, device: str = "auto", temporal_blend: flo
 
     net = load_model(name)
     if scale > net.scale:
-        raise InputError(f"--scale {scale} is above {net.name}'s native ×{net.scale}")
+        raise InputError(f"`scale` {scale} is above {net.name}'s native ×{net.scale}", option="scale")
     dev = resolve_device(device)
     dtype = resolve_precision("auto", dev, net)
 
@@ -141,7 +141,7 @@ def evaluate(references: list[Path], *, lr: list[Path] | None = None, models: li
     a progress bar of upscaled frames on stderr."""
     models = models or [DEFAULT_MODEL, "bicubic"]
     if lr is not None and len(lr) != len(references):
-        raise InputError(f"--lr: {len(lr)} file(s) for {len(references)} reference(s); give one per reference")
+        raise InputError(f"`lr`: {len(lr)} file(s) for {len(references)} reference(s); give one per reference", option="lr")
     if scale is None:
         learned = [m for m in models if m not in BASELINES]
         if learned:
@@ -151,7 +151,7 @@ def evaluate(references: list[Path], *, lr: list[Path] | None = None, models: li
         else:
             scale = 4
     if scale < 1:
-        raise InputError(f"invalid --scale {scale}")
+        raise InputError(f"invalid `scale` {scale}", option="scale")
     ups = [upscaler(m, scale, device=device, temporal_blend=temporal_blend if m not in BASELINES else 0.0)
            for m in models]
     rows = []
@@ -176,7 +176,7 @@ def _evaluate_one(ref: Path, lr: Path | None, ups: list[tuple[str, Upscaler]], s
         full_h, full_w = raw[0].shape[:2]
         if not (0 <= full_h - h * scale < scale and 0 <= full_w - w * scale < scale):
             raise InputError(f"{lr}: {w}x{h} × {scale} is {w * scale}x{h * scale}, but the reference {ref} "
-                             f"is {full_w}x{full_h}; give the matching --scale or low-resolution file")
+                             f"is {full_w}x{full_h}; give the matching `scale` or low-resolution file", option="scale")
         hr = [f[: h * scale, : w * scale] for f in raw[: len(low)]]
     else:
         hr = [degrade.crop_to_multiple(f, 2 * scale) for f in raw]

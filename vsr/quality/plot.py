@@ -14,7 +14,7 @@ PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 def check_plot(path: Path, *, overwrite: bool) -> None:
     """Refuse, before the work, a plot that could not be written."""
     if path.suffix.lower() not in PLOT_SUFFIXES:
-        raise InputError(f"--plot {path}: a {', '.join(PLOT_SUFFIXES)} file")
+        raise InputError(f"`plot` {path}: a {', '.join(PLOT_SUFFIXES)} file", option="plot")
     check_output(path, overwrite=overwrite)
     _pyplot()
 
@@ -26,7 +26,7 @@ def _pyplot() -> Any:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise InputError("--plot needs matplotlib: pip install 'vsr[plot]'") from exc
+        raise InputError("`plot` needs matplotlib: pip install 'vsr[plot]'", option="plot") from exc
     return plt
 
 

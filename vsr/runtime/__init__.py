@@ -1,6 +1,7 @@
 """Runtime: running a model on frames. Device and precision (`device`), the `Engine` with its
-public stages upload → infer → download, backends (eager, torch.compile, TensorRT), tiling, YUV ↔
-RGB on the device, alpha handling and temporal blending.
+public stages upload → infer → download, backends (eager, torch.compile, TensorRT, OpenVINO; one
+`BackendSpec` each in `backend_specs`), tiling, YUV ↔ RGB on the device, alpha handling and
+temporal blending.
 
 Importing this package loads nothing heavy: the choices below are read by the CLI and by the
 option types of vsr.pipeline before torch is needed.
@@ -16,7 +17,10 @@ Precision = Literal["auto", "fp32", "fp16", "bf16"]
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 # How the network runs: auto (the fastest installed here whose build pays), eager PyTorch,
 # torch.compile, TensorRT (CUDA), OpenVINO (CPU), OpenVINO with the network quantised to int8
-# on the video's first frames (CPU).
+# on the video's first frames (CPU). Each is described by its entry in
+# vsr.runtime.backend_specs, which the runtime reads; the names are spelt here too because the
+# CLI's choices and the type checker need them before anything is imported (a test keeps the
+# two equal).
 Backend = Literal["auto", "eager", "compile", "tensorrt", "openvino", "openvino-int8"]
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 # Where YUV ↔ RGB happens: auto (on the model's device when that is a GPU, else swscale on the

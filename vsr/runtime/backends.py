@@ -1,29 +1,29 @@
-"""How the network runs: eager PyTorch, torch.compile, TensorRT, or OpenVINO on the CPU (in the
-engine's precision, or quantised to int8).
+"""How the network runs: the backend to try first, why one cannot run here, and building the
+one that is used, with its build and call times measured for the next run's choice.
 
-`auto` tries, fastest first, the backends installed here: TensorRT then torch.compile on CUDA
-(fused kernels and CUDA graphs for the fixed frame shape); on the CPU OpenVINO in int8 (only
-where the precision was left to auto: int8 is within 40 dB of fp32, not equal to it), OpenVINO,
-and eager. A
-built backend is used only where its build pays for itself over the expected model calls
-(`vsr.runtime.choice`); on the CPU torch.compile is never automatic (measured on a 2-core
-AVX-512 machine, its code was 25% slower than oneDNN's channels-last convolutions and took 27 s
-to build), while OpenVINO's was 1.6–1.9× faster than eager in bf16 and converts in about a second.
+What each backend is (the devices it runs on, how it is built, its place in auto's order) is
+one entry in `vsr.runtime.backend_specs`. `auto` tries, fastest first, the backends installed
+here: TensorRT then torch.compile on CUDA (fused kernels and CUDA graphs for the fixed frame
+shape); on the CPU OpenVINO in int8 (only where the precision was left to auto: int8 is within
+40 dB of fp32, not equal to it), OpenVINO, and eager. A built backend is used only where its
+build pays for itself over the expected model calls (`vsr.runtime.choice`); on the CPU
+torch.compile is never automatic (measured on a 2-core AVX-512 machine, its code was 25% slower
+than oneDNN's channels-last convolutions and took 27 s to build), while OpenVINO's was 1.6–1.9×
+faster than eager in bf16 and converts in about a second.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
-from vsr.errors import BackendError, InputError
+from vsr.errors import BackendError
 from vsr.models.descriptor import Runner
-from vsr.runtime import BACKENDS, Backend, cache_folder, choice, int8, silence
+from vsr.runtime import Backend, backend_specs, choice, int8, silence
 from vsr.runtime.device import precision_name
 from vsr.runtime.stops import stops_deferred
 
@@ -35,33 +35,23 @@ def candidates(backend: Backend, device: torch.device, *, quantise: bool = False
     `quantise`: whether auto may run the network in int8 (its output is not fp32's, only
     within 40 dB of it, so only where the user left the precision to vsr; it competes with
     eager in fp32 or bf16, whichever that precision resolved to)."""
-    if backend not in BACKENDS:
-        raise InputError(f"invalid --backend {backend!r}: use {', '.join(BACKENDS)}")
     if backend != "auto":
-        return [backend]
-    if device.type == "cuda":
-        return ["tensorrt", "compile", "eager"]
-    return ["openvino-int8", "openvino", "eager"] if quantise else ["openvino", "eager"]
+        return [backend_specs.named(backend).name]
+    tried = [spec for spec in backend_specs.BACKEND_SPECS
+             if device.type in spec.auto_preference and (quantise or not spec.quantised)]
+    return [spec.name for spec in sorted(tried, key=lambda spec: -spec.auto_preference[device.type])]
+
+
+# How messages name the device types a backend runs on.
+_DEVICE_WORDS = {"cpu": "the CPU", "cuda": "a CUDA GPU"}
 
 
 def unavailable(name: Backend, device: torch.device) -> str | None:
-    """Why backend `name` cannot run here (not installed, no GPU), or None."""
-    if name == "tensorrt":
-        from vsr.runtime import tensorrt
-
-        return tensorrt.unavailable()
-    if name in ("openvino", "openvino-int8") and device.type != "cpu":
-        return "OpenVINO runs on the CPU only"
-    if name == "openvino":
-        from vsr.runtime import openvino
-
-        # Installed is enough here: a broken install fails its build, which auto skips with a warning.
-        return openvino.unavailable(load=False)
-    if name == "openvino-int8":
-        from vsr.runtime import int8
-
-        return int8.unavailable()
-    return None
+    """Why backend `name` cannot run here (another device, not installed, no GPU), or None."""
+    spec = backend_specs.named(name)
+    if device.type not in spec.devices:
+        return f"{spec.runtime} runs on {' or '.join(_DEVICE_WORDS.get(d, d) for d in sorted(spec.devices))} only"
+    return spec.unavailable()
 
 
 def prepare(net: nn.Module, *, backend: Backend, shape: tuple[int, ...], dtype: torch.dtype,
@@ -79,11 +69,11 @@ def prepare(net: nn.Module, *, backend: Backend, shape: tuple[int, ...], dtype: 
     measurements = measurements or choice.Measurements()
     eager_call: float | None = None  # timed once for all candidates
     for name in candidates(backend, device, quantise=quantise):
-        if name == "eager":
-            return net, "eager", warnings
+        if backend_specs.named(name).build is None:  # the network as it is: nothing to build or weigh
+            return net, name, warnings
         if reason := unavailable(name, device):
             if backend != "auto":  # asked for by name: say why not, before any work
-                raise BackendError(f"--backend {name}: {reason}")
+                raise BackendError(f"`backend` {name}: {reason}", option="backend")
             log.debug("skipping %s: %s", name, reason)
             continue
         key = choice.key(name, choice.device_label(device), choice.network_label(net), shape, str(dtype))
@@ -112,7 +102,7 @@ def prepare(net: nn.Module, *, backend: Backend, shape: tuple[int, ...], dtype: 
         except BackendError as exc:
             if backend != "auto":
                 raise
-            warnings.append(f"{exc}; trying the next backend")
+            warnings.append(f"{exc.plain}; trying the next backend")
     raise BackendError(f"no backend could run the model (tried {', '.join(candidates(backend, device))})")
 
 
@@ -124,7 +114,7 @@ def _build_quietly(name: Backend, net: nn.Module, shape: tuple[int, ...], dtype:
         with stops_deferred(), silence.stderr_captured() as said:
             return _build(name, net, shape, dtype, device)
     except BackendError as exc:  # `said` is complete only once the block has ended
-        raise BackendError(f"{exc}{f' (it said: {said.tail()})' if said.tail() else ''}") from exc
+        raise BackendError(f"{exc}{f' (it said: {said.tail()})' if said.tail() else ''}", option=exc.option) from exc
 
 
 def _time_eager(net: nn.Module, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> float:
@@ -157,52 +147,5 @@ def _time_call(runner: Callable[[torch.Tensor], torch.Tensor], shape: tuple[int,
 
 
 def _build(name: Backend, net: nn.Module, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> Runner:
-    if name == "eager":
-        return net
-    if name == "tensorrt":
-        from vsr.runtime import tensorrt
-
-        return shape_guarded(tensorrt.build(net, shape=shape, dtype=dtype, device=device), net, shape)
-    if name == "openvino":
-        from vsr.runtime.openvino import OpenVinoRunner
-
-        runner = OpenVinoRunner(net, dtype=dtype, threads=torch.get_num_threads())
-        runner.compiled_for(shape)  # the first shape now, so a failure shows here
-        return runner
-    if name == "openvino-int8":
-        from vsr.runtime.openvino import OpenVinoRunner
-
-        if reason := int8.unavailable():
-            raise BackendError(f"--backend openvino-int8: {reason}")
-        # It calibrates in the engine's precision: bf16 where the CPU has it, which is twice fp32's speed.
-        calibrating = OpenVinoRunner(net, dtype=dtype, threads=torch.get_num_threads())
-        calibrating.compiled_for(shape)
-        return int8.Int8Runner(calibrating)
-    if name == "compile":
-        # Inductor's compiled kernels and autotune results, kept with vsr's other caches rather
-        # than in /tmp, so that the next run (and the next boot) does not pay again.
-        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_folder("inductor")))
-        if device.type == "cuda":
-            # CUDA graphs replay the whole network as one launch for the fixed frame shape.
-            compiled = torch.compile(net, mode="max-autotune", fullgraph=True, dynamic=False)
-        else:
-            compiled = torch.compile(net, fullgraph=True, dynamic=False)
-        try:
-            with torch.inference_mode():
-                compiled(torch.zeros(shape, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last))
-        except Exception as exc:  # no C compiler, no Triton, an unsupported op
-            raise BackendError(f"--backend compile: torch.compile failed ({type(exc).__name__}: {exc})") from exc
-        return shape_guarded(compiled, net, shape)
-    raise InputError(f"invalid --backend {name!r}")
-
-
-def shape_guarded(fast: Callable[[torch.Tensor], torch.Tensor], net: nn.Module, shape: tuple[int, ...]) -> Runner:
-    """Engines built for one shape; anything else (a tile, an odd last batch) runs eagerly
-    rather than triggering a rebuild."""
-    expected = tuple(shape)
-
-    def run(x: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = fast(x) if tuple(x.shape) == expected else net(x)
-        return out
-
-    return run
+    build = backend_specs.named(name).build
+    return net if build is None else build(net, shape=shape, dtype=dtype, device=device)

@@ -8,8 +8,9 @@ a frame at 640×360: a 250-frame clip finished 4× later than eager. So the rule
 
 with each figure measured on this machine and kept (`Measurements`, a JSON file in vsr's cache
 folder) for the next run, keyed by backend, device, model, input shape and precision. Before
-any measurement, the build time and speed-up are taken from `PRIORS`; eager's time a frame is
-measured (one call, after a warm-up) where it is not known yet.
+any measurement, the build time and speed-up are the backend's prior (its `priors` in
+vsr.runtime.backend_specs); eager's time a frame is measured (one call, after a warm-up) where it
+is not known yet.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import torch
 from torch import nn
 
 from vsr.atomic import atomic_write
-from vsr.runtime import cache_folder
+from vsr.runtime import backend_specs, cache_folder
+from vsr.runtime.backend_specs import Prior
 
 log = logging.getLogger(__name__)
 
@@ -45,35 +47,11 @@ def pays(costs: Costs, calls: int) -> bool:
     return calls * (costs.eager_call - costs.built_call) > costs.build
 
 
-@dataclass(frozen=True)
-class Prior:
-    """What a backend is expected to cost before it has been measured here."""
-
-    build: float  # seconds
-    speedup: float  # eager's time a call over the built backend's
-
-
-# By backend, device type, and the precision eager runs in ("*": any); the speed-up is over eager
-# in that precision.
+# Every backend's priors by (backend, device type, precision), as the table holds them when vsr
+# is imported: for reading. `estimate` reads the table itself.
 PRIORS: dict[tuple[str, str, str], Prior] = {
-    # H100, realesr-animevideov3 fp16 at 640×360 (../shared/gpu-results): 25 s of compile and
-    # autotune; 754 model fps against eager's 405.
-    ("compile", "cuda", "*"): Prior(build=25.0, speedup=1.86),
-    # Not measured yet on this project's GPUs: an engine build takes minutes the first time
-    # (then it is loaded from vsr's cache, and the measured build replaces this).
-    ("tensorrt", "cuda", "*"): Prior(build=120.0, speedup=2.0),
-    # 2-core AMD EPYC (AVX512-BF16), realesr-animevideov3: 1.1 s to convert, 0.1 s to compile a
-    # shape; 1.6× eager in bf16 at 640×360 (benchmarks/README.md). With AMX, eager bf16 is as
-    # fast (1.06×): the measured call then declines it from the second run on.
-    ("openvino", "cpu", "*"): Prior(build=1.5, speedup=1.6),
-    # 2-core AMD EPYC (Zen 3, AVX2, no bf16), realesr-animevideov3 fp32: 1.5 s to convert and
-    # compile, 8 calibration calls in OpenVINO and about 15 s of NNCF; 2.5× eager fp32 a call
-    # at 640×360 (benchmarks/README.md).
-    ("openvino-int8", "cpu", "fp32"): Prior(build=25.0, speedup=2.5),
-    # 2-core AMD EPYC (Zen 4, AVX512-BF16 and VNNI), 640×360, model alone: int8 0.22 s a frame,
-    # eager bf16 0.46 s, OpenVINO bf16 0.36 s.
-    ("openvino-int8", "cpu", "bf16"): Prior(build=25.0, speedup=2.1),
-}
+    (spec.name, device_type, precision): prior
+    for spec in backend_specs.BACKEND_SPECS for (device_type, precision), prior in spec.priors.items()}
 
 
 def estimate(backend: str, device_type: str, eager_call: float, measured: dict[str, float] | None,
@@ -83,7 +61,9 @@ def estimate(backend: str, device_type: str, eager_call: float, measured: dict[s
     and precision (it is not a candidate)."""
     if measured and {"build", "built_call", "eager_call"} <= measured.keys():
         return Costs(measured["build"], measured["built_call"], measured["eager_call"])
-    prior = PRIORS.get((backend, device_type, precision)) or PRIORS.get((backend, device_type, "*"))
+    spec = backend_specs.find(backend)
+    priors = spec.priors if spec is not None else {}
+    prior = priors.get((device_type, precision)) or priors.get((device_type, "*"))
     if prior is None:
         return None
     return Costs(prior.build, eager_call / prior.speedup, eager_call)

@@ -35,10 +35,10 @@ def colour_on_device(conversion: ColourConversion, device: torch.device) -> bool
 def resolve_devices(device: str) -> list[torch.device]:
     """Every device `device` names, present here (see vsr.runtime.is_device_name)."""
     if not is_device_name(device):
-        raise InputError(f"invalid --device {device!r}: use {DEVICE_HELP}")
+        raise InputError(f"invalid `device` {device!r}: use {DEVICE_HELP}", option="device")
     if device == ALL_GPUS:
         if not torch.cuda.is_available() or torch.cuda.device_count() == 0:
-            raise BackendError(f"--device {ALL_GPUS}: no CUDA GPU is available here; use --device cpu")
+            raise BackendError(f"`device` {ALL_GPUS}: no CUDA GPU is available here; use `device` cpu", option="device")
         return [torch.device("cuda", i) for i in range(torch.cuda.device_count())]
     devices = []
     for name in device.split(","):
@@ -47,10 +47,10 @@ def resolve_devices(device: str) -> list[torch.device]:
             continue
         dev = torch.device(name)
         if dev.type == "cuda" and not torch.cuda.is_available():
-            raise BackendError(f"--device {name}: CUDA is not available here (torch {torch.__version__}); "
-                               "use --device cpu")
+            raise BackendError(f"`device` {name}: CUDA is not available here (torch {torch.__version__}); "
+                               "use `device` cpu", option="device")
         if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise BackendError(f"--device {name}: there are {torch.cuda.device_count()} GPU(s) here")
+            raise BackendError(f"`device` {name}: there are {torch.cuda.device_count()} GPU(s) here", option="device")
         devices.append(dev)
     return devices
 
@@ -72,7 +72,7 @@ def resolve_precision(precision: Precision, device: torch.device, model: Model |
             return torch.float16
         return torch.bfloat16 if model is not None and bf16_pays_on_cpu(model) else torch.float32
     if precision not in PRECISIONS:
-        raise InputError(f"invalid --precision {precision!r}: use {', '.join(PRECISIONS)}")
+        raise InputError(f"invalid `precision` {precision!r}: use {', '.join(PRECISIONS)}", option="precision")
     return DTYPES[precision]
 
 

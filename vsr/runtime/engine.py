@@ -18,9 +18,8 @@ from torch.nn import functional as F
 
 from vsr.errors import BackendError
 from vsr.models.descriptor import Model, Runner
-from vsr.runtime import Backend, backends, int8, tiling, yuv
+from vsr.runtime import Backend, backend_specs, backends, int8, tiling, yuv
 from vsr.runtime.device import precision_name
-from vsr.runtime.openvino import OpenVinoRunner
 from vsr.runtime.temporal import TemporalBlend
 
 Planes = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -30,8 +29,9 @@ Planes = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 class Engine:
     """Upscales batches to `out_size` (height, width) with `model`, on `device` in `dtype`.
 
-    With a shape-specialised backend (compile, tensorrt) every batch is padded to `batch` frames
-    of `in_size`, so the engine is built once; a short last batch repeats its last frame.
+    With a backend built for one shape (compile, tensorrt: `fixed_shape` in its spec) every batch
+    is padded to `batch` frames of `in_size`, so it is built once; a short last batch repeats its
+    last frame.
     Integer frames are uint8 (8-bit) or int32 holding 16-bit values.
     """
 
@@ -41,7 +41,7 @@ class Engine:
     out_size: tuple[int, int]
     tile: int = 0  # 0: whole frames (tiles engage by themselves on out-of-memory)
     backend: Backend = "eager"
-    in_size: tuple[int, int] | None = None  # (height, width); needed by compile and tensorrt
+    in_size: tuple[int, int] | None = None  # (height, width); needed by every backend that builds
     batch: int = 1
     temporal: TemporalBlend | None = None  # blends each output with the previous one (stateful)
     frames: int | None = None  # how many frames the engine is expected to see: whether a build pays (None: many)
@@ -59,9 +59,10 @@ class Engine:
         self.model.to(self.device, self.dtype)
         # channels_last is the faster layout for these convolution stacks on both CPU and GPU.
         self.model.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack memory_format
-        if backends.candidates(self.backend, self.device, quantise=self.quantise) != ["eager"]:
+        candidates = backends.candidates(self.backend, self.device, quantise=self.quantise)
+        if any(backend_specs.named(name).build is not None for name in candidates):
             if self.in_size is None:
-                raise ValueError("compile, tensorrt and openvino backends need in_size")
+                raise ValueError(f"backend {self.backend!r} may build the network for one input shape: it needs in_size")
             shape, per_batch = self.call_shape()
             calls = None if self.frames is None else per_batch * -(-self.frames // self.batch)
             self._runner, self._backend_built, built = backends.prepare(
@@ -69,8 +70,9 @@ class Engine:
                 quantise=self.quantise)
             for message in built:
                 self._warn(message)
-            if (computed := self._openvino_precision()) not in (None, precision_name(self.dtype)):
-                self._warn(f"this CPU does not compute {precision_name(self.dtype)} natively: OpenVINO runs in {computed}")
+            if (computed := self._computed_precision()) not in (None, precision_name(self.dtype)):
+                self._warn(f"this CPU does not compute {precision_name(self.dtype)} natively: "
+                           f"{self._built.runtime} runs in {computed}")
             if isinstance(self._runner, int8.Int8Runner):  # it decides as it goes and tells the user here
                 self._runner.warn = self._warn
 
@@ -95,14 +97,17 @@ class Engine:
     def precision_used(self) -> str:
         """fp32, fp16, bf16, or int8 where the network runs quantised: what it computes in, which
         for OpenVINO is fp32 where the CPU lacks the half precision asked for."""
-        if isinstance(self._runner, int8.Int8Runner):  # calibrating, or fallen back, it runs OpenVINO
-            return self._runner.precision
-        return self._openvino_precision() or precision_name(self.dtype)
+        return self._computed_precision() or precision_name(self.dtype)
 
-    def _openvino_precision(self) -> str | None:
-        if isinstance(self._runner, int8.Int8Runner):
-            return self._runner.unquantised.precision_name
-        return self._runner.precision_name if isinstance(self._runner, OpenVinoRunner) else None
+    @property
+    def _built(self) -> backend_specs.BackendSpec:
+        """The spec of the backend that was built (int8's while it still runs OpenVINO)."""
+        return backend_specs.named(self._backend_built)
+
+    def _computed_precision(self) -> str | None:
+        """The precision the built backend computes in where it chooses its own, else None."""
+        computes_in = self._built.computes_in
+        return computes_in(self._runner) if computes_in is not None and self._runner is not None else None
 
     def finish(self) -> None:
         """Says, once a whole input has run, what it did not get to: int8 that was still
@@ -118,7 +123,8 @@ class Engine:
         assert self.in_size is not None
         h, w = self.in_size
         # Tiles as the backend most likely to run would cut them (a fallback cuts its own at run time).
-        likely = next((b for b in backends.candidates(self.backend, self.device) if b != "eager"), "eager")
+        candidates = backends.candidates(self.backend, self.device)
+        likely = next((name for name in candidates if backend_specs.named(name).build is not None), candidates[-1])
         if self.device.type == "cpu" and (tile := tiling.cpu_tile(self.model, h, w, likely)) is not None:
             reach = tile + 2 * self.model.receptive_radius
             inner = self.model.padded_size(min(h, reach), min(w, reach))
@@ -141,7 +147,7 @@ class Engine:
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         """NCHW float in [0, 1] on the device → at `out_size`, clamped to [0, 1]."""
         n = x.shape[0]
-        if self.backend_used in ("compile", "tensorrt") and n < self.batch:  # built for one shape
+        if self._built.fixed_shape and n < self.batch:
             x = torch.cat([x, x[-1:].expand(self.batch - n, *x.shape[1:])])
         y = self._run(x)[:n]
         if y.shape[-2:] != self.out_size:  # bicubic overshoots: clamp again
@@ -195,7 +201,8 @@ class Engine:
                 self.tile = max(tiling.MIN_TILE, (max(x.shape[-2:]) // 2) if self.tile == 0 else self.tile // 2)
                 self._warn("out of GPU memory: tiling frames")
                 return self._run(x)
-            raise BackendError(f"out of GPU memory even with {tiling.MIN_TILE}-pixel tiles; try --device cpu") from None
+            raise BackendError(f"out of GPU memory even with {tiling.MIN_TILE}-pixel tiles; try `device` cpu",
+                               option="device") from None
         # int8 computes in OpenVINO's int8 and fp32, not in half precision: nothing to redo (and
         # the check is a pass over the whole output, 400 MB at 4K).
         if self.dtype != torch.float32 and self.precision_used != "int8" and not torch.isfinite(y).all():

@@ -175,7 +175,7 @@ def quantise(model: Any, samples: list[np.ndarray]) -> Any:
     """`model` (an openvino.Model) quantised by NNCF from `samples` (NCHW float inputs): int8
     weights per output channel and activations, bias-corrected. Silent; stops held meanwhile."""
     if reason := unavailable():
-        raise BackendError(f"--backend openvino-int8: {reason}")
+        raise BackendError(f"`backend` openvino-int8: {reason}", option="backend")
     try:
         with stops_deferred(), silence.stderr_captured() as said, warnings.catch_warnings(), \
                 contextlib.redirect_stdout(io.StringIO()):
@@ -195,5 +195,5 @@ def quantise(model: Any, samples: list[np.ndarray]) -> Any:
             return nncf.quantize(model, nncf.Dataset(samples), subset_size=len(samples),
                                  preset=nncf.QuantizationPreset.MIXED, advanced_parameters=extremes)
     except Exception as exc:  # an operation NNCF cannot quantise, among others
-        raise BackendError(f"--backend openvino-int8: quantising failed ({type(exc).__name__}: {exc}"
-                           f"{f'; it said: {said.tail()}' if said.tail() else ''})") from exc
+        raise BackendError(f"`backend` openvino-int8: quantising failed ({type(exc).__name__}: {exc}"
+                           f"{f'; it said: {said.tail()}' if said.tail() else ''})", option="backend") from exc

@@ -65,7 +65,7 @@ class OpenVinoRunner:
         """`net` converted here, or `converted` (an openvino.Model) as it is."""
         reason = unavailable()
         if reason:
-            raise BackendError(f"--backend openvino: {reason}")
+            raise BackendError(f"`backend` openvino: {reason}", option="backend")
         import openvino
 
         self._core = openvino.Core()
@@ -90,7 +90,8 @@ class OpenVinoRunner:
                     fp32, example_input=torch.rand(1, 3, EXAMPLE_SIZE, EXAMPLE_SIZE),
                     input=[openvino.PartialShape([-1, 3, -1, -1])])
         except Exception as exc:  # an operation the converter does not know, among others
-            raise BackendError(f"--backend openvino: converting the network failed ({type(exc).__name__}: {exc})") from exc
+            raise BackendError(f"`backend` openvino: converting the network failed ({type(exc).__name__}: {exc})",
+                               option="backend") from exc
 
     @property
     def precision_name(self) -> str:
@@ -114,7 +115,8 @@ class OpenVinoRunner:
             try:
                 self._compiled[shape] = self._core.compile_model(model, "CPU", self._config)
             except Exception as exc:
-                raise BackendError(f"--backend openvino: compiling for {shape} failed ({type(exc).__name__}: {exc})") from exc
+                raise BackendError(f"`backend` openvino: compiling for {shape} failed ({type(exc).__name__}: {exc})",
+                                   option="backend") from exc
             log.debug("OpenVINO compiled for %s in %s", shape, self.precision)
         return self._compiled[shape]
 

@@ -60,7 +60,7 @@ def build(net: nn.Module, *, shape: tuple[int, ...], dtype: torch.dtype, device:
     """A callable running `net` as a TensorRT engine for inputs of exactly `shape`."""
     reason = unavailable()
     if reason:
-        raise BackendError(f"--backend tensorrt: {reason}")
+        raise BackendError(f"`backend` tensorrt: {reason}", option="backend")
     import torch_tensorrt
 
     example = torch.rand(shape, device=device, dtype=dtype)
@@ -77,7 +77,8 @@ def build(net: nn.Module, *, shape: tuple[int, ...], dtype: torch.dtype, device:
         except TypeError:  # torch-tensorrt before 2.5 names the argument `inputs`
             engine = torch_tensorrt.compile(net, ir="dynamo", inputs=[example], enabled_precisions={dtype})
     except Exception as exc:
-        raise BackendError(f"--backend tensorrt: building the engine failed ({type(exc).__name__}: {exc})") from exc
+        raise BackendError(f"`backend` tensorrt: building the engine failed ({type(exc).__name__}: {exc})",
+                           option="backend") from exc
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Two runs building the same engine at once each write their own temporary file.

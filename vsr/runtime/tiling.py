@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from vsr.models.descriptor import Model, Runner
+from vsr.runtime import backend_specs
 
 TILE_OVERLAP = 16  # for tiles forced by memory: enough for these networks' seams not to show
 MIN_TILE = 32
@@ -13,20 +14,21 @@ MIN_TILE = 32
 # the compact model (2-core AVX-512), the cost per pixel rose 1.7× from 640×360 to 960×540.
 CPU_TILE = 480  # 480×480 ≈ 640×360 pixels
 MAX_EXACT_OVERLAP = 32  # tiles overlap by the receptive radius, so they are exact; beyond this not worth it
-# OpenVINO plans its own cache blocking: whole frames ran faster per pixel than tiles (int8 on a
-# 2-core Zen 3: 3.7 µs a pixel at 1920×1080 whole, 12.2 s a frame as 480-pixel tiles against 7.7 s
-# whole). Above 1080p, tiles only bound memory (64 channels × 4 bytes a pixel per activation).
+# OpenVINO (whose spec's `cpu_tiles` is "whole-frames") plans its own cache blocking: whole frames
+# ran faster per pixel than tiles (int8 on a 2-core Zen 3: 3.7 µs a pixel at 1920×1080 whole,
+# 12.2 s a frame as 480-pixel tiles against 7.7 s whole). Above 1080p, tiles only bound memory
+# (64 channels × 4 bytes a pixel per activation).
 OPENVINO_WHOLE = 1920 * 1088
 OPENVINO_TILE = 1024
 
 
 def cpu_tile(model: Model, height: int, width: int, backend: str = "eager") -> int | None:
     """The tile size for a frame on the CPU, or None to run it whole: large frames as exact
-    tiles (cache-sized for PyTorch, memory-sized for OpenVINO), where the model's receptive
-    radius keeps the overlap affordable."""
+    tiles (cache-sized for PyTorch, memory-sized for OpenVINO: the backend's `cpu_tiles`), where
+    the model's receptive radius keeps the overlap affordable."""
     if model.receptive_radius > MAX_EXACT_OVERLAP:
         return None
-    if backend.startswith("openvino"):
+    if backend_specs.named(backend).cpu_tiles == "whole-frames":
         return OPENVINO_TILE if height * width > OPENVINO_WHOLE else None
     return CPU_TILE if height * width > CPU_TILE * CPU_TILE else None
 

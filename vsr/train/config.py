@@ -109,7 +109,8 @@ class TrainConfig:
         except ValueError:
             steps = []
         if not steps or any(v < 1 for v in steps) or steps != sorted(steps):
-            raise InputError(f"--lr-milestones {self.lr_milestones!r}: ascending positive step counts, e.g. 50000,100000")
+            raise InputError(f"`lr_milestones` {self.lr_milestones!r}: ascending positive step counts, e.g. 50000,100000",
+                             option="lr_milestones")
         return steps
 
     def lr_factor(self, step: int) -> float:
@@ -129,52 +130,55 @@ class TrainConfig:
     def check(self) -> None:
         """Refuse what cannot train, before any data is read."""
         if self.init is None and self.arch not in ARCHS:
-            raise InputError(f"--arch: {self.arch!r}; expected one of {', '.join(ARCHS)}")
+            raise InputError(f"`arch`: {self.arch!r}; expected one of {', '.join(ARCHS)}", option="arch")
         if self.scale not in SCALES:
-            raise InputError(f"--scale: {self.scale}; expected one of {', '.join(map(str, SCALES))}")
+            raise InputError(f"`scale`: {self.scale}; expected one of {', '.join(map(str, SCALES))}", option="scale")
         if not self.data:
-            raise InputError("--data: give at least one image, video or folder to train on")
+            raise InputError("`data`: give at least one image, video or folder to train on", option="data")
         if self.patch_size % self.scale or self.patch_size // self.scale < 4:
-            raise InputError(f"--patch-size {self.patch_size} must be a multiple of the scale ({self.scale}) "
-                             f"and at least {4 * self.scale}")
+            raise InputError(f"`patch_size` {self.patch_size} must be a multiple of the scale ({self.scale}) "
+                             f"and at least {4 * self.scale}", option="patch_size")
         if self.degrade_crf is not None and (self.patch_size // self.scale) % 2:
-            raise InputError(f"--patch-size {self.patch_size}: H.264 needs an even low-resolution crop; "
-                             f"use a multiple of {2 * self.scale}")
+            raise InputError(f"`patch_size` {self.patch_size}: H.264 needs an even low-resolution crop; "
+                             f"use a multiple of {2 * self.scale}", option="patch_size")
         for name in ("batch_size", "d_updates", "val_every", "val_count", "checkpoint_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
-                raise InputError(f"--{name.replace('_', '-')} must be at least 1")
+                raise InputError(f"`{name}` must be at least 1", option=name)
         for name in ("pretrain_steps", "gan_steps", "adversarial_rampup"):
             if getattr(self, name) < 0:
-                raise InputError(f"--{name.replace('_', '-')} must not be negative")
+                raise InputError(f"`{name}` must not be negative", option=name)
         if self.total_steps < 1:
-            raise InputError("nothing to do: --pretrain-steps and --gan-steps are both 0")
+            raise InputError("nothing to do: `pretrain_steps` and `gan_steps` are both 0", option=("pretrain_steps", "gan_steps"))
         if not self.temporal_weight >= 0 or not math.isfinite(self.temporal_weight):
-            raise InputError(f"--temporal-weight must be 0 or more, not {self.temporal_weight}")
+            raise InputError(f"`temporal_weight` must be 0 or more, not {self.temporal_weight}", option="temporal_weight")
         if self.temporal_weight and self.batch_size < 2:
-            raise InputError("--temporal-weight compares neighbouring frames: --batch-size must be at least 2")
+            raise InputError("`temporal_weight` compares neighbouring frames: `batch_size` must be at least 2",
+                             option=("temporal_weight", "batch_size"))
         if not 0 <= self.ema < 1:
-            raise InputError(f"--ema must be in [0, 1), not {self.ema}")
+            raise InputError(f"`ema` must be in [0, 1), not {self.ema}", option="ema")
         if not 0 <= self.label_smoothing < 0.5:
-            raise InputError(f"--label-smoothing must be in [0, 0.5), not {self.label_smoothing}")
+            raise InputError(f"`label_smoothing` must be in [0, 0.5), not {self.label_smoothing}", option="label_smoothing")
         if self.base not in BASES:
-            raise InputError(f"--base: {self.base!r}; expected one of {', '.join(BASES)}")
+            raise InputError(f"`base`: {self.base!r}; expected one of {', '.join(BASES)}", option="base")
         if self.export_generator not in EXPORT_GENERATORS:
-            raise InputError(f"--export-generator: {self.export_generator!r}; expected one of "
-                             f"{', '.join(EXPORT_GENERATORS)}")
+            raise InputError(f"`export_generator`: {self.export_generator!r}; expected one of "
+                             f"{', '.join(EXPORT_GENERATORS)}", option="export_generator")
         if self.export_generator == "ema" and not self.ema:
-            raise InputError("--export-generator ema: no moving average is kept with --ema 0")
+            raise InputError("`export_generator` ema: no moving average is kept with `ema` 0", option=("export_generator", "ema"))
         if self.d_norm not in ("batch", "spectral", "none"):
-            raise InputError(f"--d-norm: {self.d_norm!r}; expected batch, spectral or none")
+            raise InputError(f"`d_norm`: {self.d_norm!r}; expected batch, spectral or none", option="d_norm")
         if self.lr_schedule not in LR_SCHEDULES:
-            raise InputError(f"--lr-schedule: {self.lr_schedule!r}; expected one of {', '.join(LR_SCHEDULES)}")
+            raise InputError(f"`lr_schedule`: {self.lr_schedule!r}; expected one of {', '.join(LR_SCHEDULES)}",
+                             option="lr_schedule")
         if self.lr_schedule == "multistep" and not self.milestones:
-            raise InputError("--lr-schedule multistep needs --lr-milestones, e.g. 50000,100000")
+            raise InputError("`lr_schedule` multistep needs `lr_milestones`, e.g. 50000,100000",
+                             option=("lr_schedule", "lr_milestones"))
         if not 0 < self.lr_gamma <= 1:
-            raise InputError(f"--lr-gamma must be in (0, 1], not {self.lr_gamma}")
+            raise InputError(f"`lr_gamma` must be in (0, 1], not {self.lr_gamma}", option="lr_gamma")
         if self.precision not in PRECISIONS:
-            raise InputError(f"--precision: {self.precision!r}; expected one of {', '.join(PRECISIONS)}")
+            raise InputError(f"`precision`: {self.precision!r}; expected one of {', '.join(PRECISIONS)}", option="precision")
         if self.val_crop < 4 * self.scale:
-            raise InputError(f"--val-crop must be at least {4 * self.scale}")
+            raise InputError(f"`val_crop` must be at least {4 * self.scale}", option="val_crop")
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
@@ -259,8 +263,8 @@ def for_resume(saved: dict[str, Any], overrides: dict[str, Any]) -> TrainConfig:
         if key in RESUMABLE:
             setattr(config, key, value)
         elif value != saved.get(key):
-            changed.append(f"--{key.replace('_', '-')}")
+            changed.append(key)
     if changed:
-        raise InputError(f"--resume continues the saved run, which differs in {', '.join(changed)}; "
-                         f"leave them out, or start a new run in another --out folder")
+        raise InputError(f"`resume` continues the saved run, which differs in {', '.join(f'`{k}`' for k in changed)}; "
+                         f"leave them out, or start a new run in another `out` folder", option=("resume", "out", *changed))
     return config

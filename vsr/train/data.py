@@ -54,7 +54,8 @@ class Span:
         except ValueError:
             parts = []
         if len(parts) not in (1, 2) or parts[0] > parts[-1] or parts[0] < lowest or parts[-1] > highest:
-            raise InputError(f"{what}: {text!r} is not a value or a range A:B within [{lowest:g}, {highest:g}]")
+            raise InputError(f"`{what}`: {text!r} is not a value or a range A:B within [{lowest:g}, {highest:g}]",
+                             option=what)
         return cls(parts[0], parts[-1])
 
     @property
@@ -82,7 +83,8 @@ class Degradation:
 
     def __post_init__(self) -> None:
         if self.downscale not in DOWNSCALES:
-            raise InputError(f"--degrade-downscale: {self.downscale!r}; expected one of {', '.join(DOWNSCALES)}")
+            raise InputError(f"`degrade_downscale`: {self.downscale!r}; expected one of {', '.join(DOWNSCALES)}",
+                             option="degrade_downscale")
 
     @property
     def random(self) -> bool:
@@ -132,9 +134,9 @@ class FrameRange:
     step: int = 1
 
     @classmethod
-    def parse(cls, text: str | None, step: int = 1, what: str = "--frames") -> FrameRange:
+    def parse(cls, text: str | None, step: int = 1, what: str = "frames") -> FrameRange:
         if step < 1:
-            raise InputError(f"--frame-step must be at least 1, not {step}")
+            raise InputError(f"`frame_step` must be at least 1, not {step}", option="frame_step")
         if not text:
             return cls(step=step)
         parts = text.split(":")
@@ -144,7 +146,7 @@ class FrameRange:
         except ValueError:
             parts = []
         if len(parts) != 2 or start < 0 or (end is not None and end <= start):
-            raise InputError(f"{what}: {text!r} is not a frame range START:END (e.g. 0:100, 100:)")
+            raise InputError(f"`{what}`: {text!r} is not a frame range START:END (e.g. 0:100, 100:)", option=what)
         return cls(start, end, step)
 
 
@@ -194,7 +196,7 @@ class MemoryBudget:
         if self.used > self.limit:
             raise InputError(f"{path}: the training frames need more than {self.limit / 2**30:.1f} GiB of memory "
                              f"(half of what is free; {self.frames} frames read so far); use fewer with "
-                             f"--frames START:END, --frame-step N or fewer --data files")
+                             f"`frames` START:END, `frame_step` N or fewer `data` files", option=("frames", "frame_step", "data"))
 
 
 def _read_frames(path: Path, frames: FrameRange, budget: MemoryBudget) -> tuple[list[np.ndarray], bool]:
@@ -225,7 +227,7 @@ def load_sources(paths: list[Path], *, scale: int, frames: FrameRange, patch_siz
         h, w = picked[0].shape[:2]
         if min(h, w) < patch_size or min(h, w) < multiple:
             raise InputError(f"{path}: {w}x{h} is smaller than the {patch_size}-pixel training crop; "
-                             f"lower --patch-size or leave this file out")
+                             f"lower `patch_size` or leave this file out", option="patch_size")
         sources.append(Source(path, [degrade.crop_to_multiple(f, multiple) for f in picked], video))
     return sources
 
@@ -235,7 +237,7 @@ def hold_out(sources: list[Source], fraction: float, rng: np.random.Generator) -
     are near copies, so a random pick would leak them into training), and a random `fraction`
     of the still images."""
     if not 0 < fraction < 1:
-        raise InputError(f"--val-fraction must be between 0 and 1, not {fraction}")
+        raise InputError(f"`val_fraction` must be between 0 and 1, not {fraction}", option="val_fraction")
     train, val = [], []
     for s in (s for s in sources if s.video):
         if len(s.frames) < 2:
@@ -253,7 +255,7 @@ def hold_out(sources: list[Source], fraction: float, rng: np.random.Generator) -
     else:
         train += images
     if not val:
-        raise InputError("nothing to hold out for validation (one still image); give --val PATH")
+        raise InputError("nothing to hold out for validation (one still image); give `val` PATH", option="val")
     return train, val
 
 

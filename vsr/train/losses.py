@@ -26,7 +26,7 @@ def pixel_loss(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor
         return F.mse_loss
     if kind == "charbonnier":  # a differentiable L1: smooth at zero, robust to outliers
         return lambda sr, hr: torch.sqrt((sr - hr) ** 2 + CHARBONNIER_EPS**2).mean()
-    raise InputError(f"--pixel-loss: {kind!r}; expected one of {', '.join(PIXEL_LOSSES)}")
+    raise InputError(f"`pixel_loss`: {kind!r}; expected one of {', '.join(PIXEL_LOSSES)}", option="pixel_loss")
 
 
 # The temporal loss's scale, so that --temporal-weight 1 is the recommended strength: the most
@@ -67,7 +67,7 @@ class VGGFeatures(nn.Module):
     def __init__(self, weights: Path, layer: str = "conv5_4") -> None:
         super().__init__()
         if layer not in vgg19_layers():
-            raise InputError(f"--vgg-layer: {layer!r}; expected one of {', '.join(vgg19_layers())}")
+            raise InputError(f"`vgg_layer`: {layer!r}; expected one of {', '.join(vgg19_layers())}", option="vgg_layer")
         layers: list[nn.Module] = []
         in_ch = 3
         for b, widths in enumerate(_VGG19_BLOCKS, 1):
@@ -132,4 +132,4 @@ def generator_adversarial_loss(kind: str, real: torch.Tensor, fake: torch.Tensor
         real = real.detach()
         return (F.binary_cross_entropy_with_logits(real - fake.mean(), torch.zeros_like(real))
                 + F.binary_cross_entropy_with_logits(fake - real.mean(), torch.ones_like(fake))) / 2
-    raise InputError(f"--adversarial: {kind!r}; expected one of {', '.join(ADVERSARIAL_LOSSES)}")
+    raise InputError(f"`adversarial`: {kind!r}; expected one of {', '.join(ADVERSARIAL_LOSSES)}", option="adversarial")

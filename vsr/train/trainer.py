@@ -67,8 +67,8 @@ def build_generator(config: TrainConfig) -> Model:
 
         model = load_model(config.init)
         if model.scale != config.scale:
-            raise InputError(f"--scale {config.scale}: {model.name} is a ×{model.scale} model; "
-                             f"fine-tuning keeps the architecture and scale")
+            raise InputError(f"`scale` {config.scale}: {model.name} is a ×{model.scale} model; "
+                             f"fine-tuning keeps the architecture and scale", option="scale")
         return model
     hp = {"num_in_ch": 3, "num_out_ch": 3, "scale": config.scale, **ARCH_DEFAULTS[config.arch]}
     given = {"num_feat": config.num_feat, "num_grow_ch": config.num_grow_ch, "activation": config.activation,
@@ -76,8 +76,8 @@ def build_generator(config: TrainConfig) -> Model:
              ("num_conv" if config.arch == "compact" else "num_block"): config.num_block}
     hp.update({k: v for k, v in given.items() if v is not None and k in hp})
     if config.arch == "rrdb" and config.scale not in UNSHUFFLE_FACTOR:
-        raise InputError(f"--arch rrdb trains ×{'/×'.join(map(str, sorted(UNSHUFFLE_FACTOR, reverse=True)))}, "
-                         f"not ×{config.scale}; use srresnet or compact")
+        raise InputError(f"`arch` rrdb trains ×{'/×'.join(map(str, sorted(UNSHUFFLE_FACTOR, reverse=True)))}, "
+                         f"not ×{config.scale}; use srresnet or compact", option="arch")
     spec = registry.get_spec(config.arch)
     try:
         net = registry.build(spec, hp)
@@ -91,10 +91,10 @@ def degradation_of(config: TrainConfig) -> Degradation:
         return None if text is None else Span.parse(text, what, lowest, highest)
 
     return Degradation(scale=config.scale, downscale=config.degrade_downscale,
-                       blur=span(config.degrade_blur, "--degrade-blur", 0, 20),
-                       noise=span(config.degrade_noise, "--degrade-noise", 0, 100),
-                       jpeg=span(config.degrade_jpeg, "--degrade-jpeg", 1, 100),
-                       crf=span(config.degrade_crf, "--degrade-crf", 0, 51))
+                       blur=span(config.degrade_blur, "degrade_blur", 0, 20),
+                       noise=span(config.degrade_noise, "degrade_noise", 0, 100),
+                       jpeg=span(config.degrade_jpeg, "degrade_jpeg", 1, 100),
+                       crf=span(config.degrade_crf, "degrade_crf", 0, 51))
 
 
 GENERATOR_NAMES = {"raw": "raw weights", "ema": "moving average"}
@@ -169,7 +169,8 @@ def resolve_training_precision(precision: str, device: torch.device, generator: 
             return torch.bfloat16 if cuda_bf16 else torch.float16
         return torch.bfloat16 if bf16_pays_on_cpu(generator) else torch.float32
     if precision == "bf16" and device.type == "cuda" and not cuda_bf16:
-        raise InputError(f"--precision bf16: {torch.cuda.get_device_name(device)} has no bf16; use fp16 or fp32")
+        raise InputError(f"`precision` bf16: {torch.cuda.get_device_name(device)} has no bf16; use fp16 or fp32",
+                         option="precision")
     return DTYPES[precision]
 
 
@@ -194,7 +195,7 @@ def _checkpoints(out: Path) -> list[Path]:
 def latest_checkpoint(out: Path) -> Path:
     found = _checkpoints(out)
     if not found:
-        raise InputError(f"--resume: no checkpoint in {out / CHECKPOINTS}")
+        raise InputError(f"`resume`: no checkpoint in {out / CHECKPOINTS}", option="resume")
     return found[-1]
 
 
@@ -215,12 +216,13 @@ class Run:
         # again at publish: one may have appeared during training); a resumed run rewrites its own.
         self.replace_export = overwrite or resume
         if out.exists() and not out.is_dir():
-            raise OutputError(f"{out}: is a file; --out is the run's folder (config, checkpoints, log)")
+            raise OutputError(f"{out}: is a file; `out` is the run's folder (config, checkpoints, log)", option="out")
         saved = read_checkpoint(latest_checkpoint(out)) if resume else None
         if saved is not None:
             config = for_resume(saved["config"], overrides or {})
         elif _checkpoints(out):
-            raise InputError(f"{out} holds a run already; use --resume to continue it, or another --out folder")
+            raise InputError(f"{out} holds a run already; use `resume` to continue it, or another `out` folder",
+                             option=("resume", "out"))
         config.check()
         self.config = config
         self.device = resolve_device(config.device)
@@ -228,7 +230,8 @@ class Run:
         generator = build_generator(config)
         multiple = 2 * config.scale * generator.pad_multiple  # even LR crops, and what the network needs
         if config.patch_size % multiple and (config.degrade_crf is not None or generator.pad_multiple > 1):
-            raise InputError(f"--patch-size {config.patch_size} must be a multiple of {multiple} for this model")
+            raise InputError(f"`patch_size` {config.patch_size} must be a multiple of {multiple} for this model",
+                             option="patch_size")
         self.degradation = degradation_of(config)
         self.rng = np.random.default_rng(config.seed)
         self._load_data()
@@ -260,13 +263,13 @@ class Run:
                                budget=budget)
         if c.val:
             val = load_sources([Path(p) for p in c.val], scale=c.scale, budget=budget,
-                               frames=FrameRange.parse(c.val_frames, c.frame_step, "--val-frames"), patch_size=4 * c.scale)
+                               frames=FrameRange.parse(c.val_frames, c.frame_step, "val_frames"), patch_size=4 * c.scale)
             train = sources
         else:
             train, val = hold_out(sources, c.val_fraction, self.rng)
         if c.temporal_weight and not any(s.video and len(s.frames) >= 2 for s in train):
-            raise InputError("--temporal-weight: the training data has no video (no neighbouring frames to compare); "
-                             "add one with --data, or leave the option out")
+            raise InputError("`temporal_weight`: the training data has no video (no neighbouring frames to compare); "
+                             "add one with `data`, or leave the option out", option=("temporal_weight", "data"))
         self.sampler = PatchSampler(train, self.degradation, patch_size=c.patch_size, batch_size=c.batch_size,
                                     rng=self.rng, neighbours=c.temporal_weight > 0)
         self.val_pairs = validation_pairs(val, self.degradation, count=c.val_count, crop=c.val_crop, seed=c.seed + 1)
@@ -426,7 +429,8 @@ class Run:
             n.ema.update(g, self.step)
         if not all(np.isfinite(v) for v in result.values()):
             raise InputError(f"training diverged at step {self.step + 1} (losses {result}); "
-                             f"lower --lr-g/--lr-d, or --resume from an earlier checkpoint with smaller rates")
+                             f"lower `lr_g`/`lr_d`, or `resume` from an earlier checkpoint with smaller rates",
+                             option=("lr_g", "lr_d", "resume"))
         return result
 
     @torch.no_grad()
@@ -557,8 +561,8 @@ def finetune(model: str, overrides: dict[str, Any], *, out: Path, work_dir: Path
         _check_export(out, overwrite)
     base = load_model(model)
     if overrides.get("scale") not in (None, base.scale):
-        raise InputError(f"--scale {overrides['scale']}: {base.name} is a ×{base.scale} model; "
-                         f"fine-tuning keeps its scale")
+        raise InputError(f"`scale` {overrides['scale']}: {base.name} is a ×{base.scale} model; "
+                         f"fine-tuning keeps its scale", option="scale")
     overrides = {**overrides, "init": model, "arch": base.arch, "scale": base.scale, "export": str(out)}
     config = resolve(overrides, config_file=config_file, defaults=FINETUNE_DEFAULTS)
     work = work_dir or out.with_name(out.stem + "-finetune")

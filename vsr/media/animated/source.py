@@ -44,6 +44,11 @@ class AnimationInfo:
     colours: int  # distinct colours over all frames, counted up to 257 (over 256: no one GIF palette holds them)
     duration_ms: int
 
+    @property
+    def estimated_frames(self) -> int:
+        """Exact: the probe counted them."""
+        return self.frames
+
 
 # What Pillow raises on damaged frames: IndexError and struct.error come from truncated GIFs.
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, IndexError, struct.error)
@@ -93,10 +98,6 @@ class AnimatedSource(SourceBase):
         self.info, self.path = info, info.path
         self._warnings: list[str] = []
         self._image: Image.Image | None = None
-
-    @property
-    def expected_frames(self) -> int:
-        return self.info.frames
 
     def __iter__(self) -> Iterator[Item]:
         self.close()

@@ -1,4 +1,4 @@
-"""Where jobs run on this machine: in the driver's own process (one worker), or in worker
+"""Where tasks run on this machine: in the driver's own process (one worker), or in worker
 processes, one per device or per share of the CPU cores (`--workers N`).
 
 Worker processes ignore Ctrl-C and end cleanly on SIGTERM: the driver stops them, and a run that
@@ -20,11 +20,14 @@ from typing import Any, Protocol
 
 from vsr.errors import BackendError, VsrError, as_failure
 from vsr.models.descriptor import Model
-from vsr.pipeline.worker import Job, JobKey, JobResult, OnFrames, Worker, resolved_precision
+from vsr.pipeline.progress import Cancellation
+from vsr.pipeline.stream.pump import OnFrames
+from vsr.pipeline.workers.tasks import Task, TaskKey, TaskResult
+from vsr.pipeline.workers.worker import Worker, resolved_precision
 from vsr.runtime import Precision, stops
 
-OnResult = Callable[[JobResult], None]
-OnError = Callable[[JobKey, VsrError], None]
+OnResult = Callable[[TaskResult], None]
+OnError = Callable[[TaskKey, VsrError], None]
 
 
 class Executor(Protocol):
@@ -36,11 +39,13 @@ class Executor(Protocol):
         """The precision the workers run at when asked for `requested`, resolved where they run."""
         ...
 
-    def run(self, jobs: Sequence[Job], on_result: OnResult, on_frames: OnFrames, on_error: OnError | None = None) -> None:
-        """Every job, once; `on_result` for each as it finishes, in the driver's thread. A job
+    def run(self, tasks: Sequence[Task], on_result: OnResult, on_frames: OnFrames, on_error: OnError | None = None,
+            cancellation: Cancellation | None = None) -> None:
+        """Every task, once; `on_result` for each as it finishes, in the driver's thread. A task
         that fails with a VsrError (its input, say) goes to `on_error` and the rest go on; without
         `on_error`, or for any other failure, the run stops with that error. An exception that
-        `on_frames` raises stops the run and comes out as raised."""
+        `on_frames` raises stops the run and comes out as raised; `cancellation` stops it as
+        `Cancelled`, within a second (then `close(wait=False)` stops the workers)."""
         ...
 
     def close(self, *, wait: bool = True) -> None:
@@ -61,27 +66,30 @@ class InProcess:
     def precision(self, requested: Precision) -> str:
         return self.worker.precision(requested)
 
-    def run(self, jobs: Sequence[Job], on_result: OnResult, on_frames: OnFrames, on_error: OnError | None = None) -> None:
+    def run(self, tasks: Sequence[Task], on_result: OnResult, on_frames: OnFrames, on_error: OnError | None = None,
+            cancellation: Cancellation | None = None) -> None:
         caller_failed: list[BaseException] = []
 
         def forward_frames(frames: int) -> None:
             try:
                 on_frames(frames)
-            except BaseException as exc:  # the caller's own failure: the run's, not this job's
+            except BaseException as exc:  # the caller's own failure: the run's, not this task's
                 caller_failed.append(exc)
                 raise
 
-        for job in jobs:
+        for task in tasks:
+            if cancellation is not None:
+                cancellation.check()
             try:
-                result = self.worker.run(job, forward_frames)
-            except Exception as exc:  # a job's own failure, whatever it is, stops only that job
+                result = self.worker.run(task, forward_frames, cancellation)
+            except Exception as exc:  # a task's own failure, whatever it is, stops only that task
                 if caller_failed and exc is caller_failed[0]:
-                    raise  # as raised: the job's pipeline passes it through as it is
+                    raise  # as raised: the task's pipeline passes it through as it is
                 if caller_failed:
                     raise caller_failed[0] from exc
                 if on_error is None:
                     raise
-                on_error(job.key, as_failure(exc))
+                on_error(task.key, as_failure(exc))
                 continue
             on_result(result)
 
@@ -119,7 +127,18 @@ def _die_with(parent: int) -> None:
 
 
 def _serve(model: str, device: str, threads: int | None, tasks: Any, results: Any, parent: int) -> None:
-    """A worker process: one model, jobs from `tasks` until None, everything said on `results`."""
+    """A worker process: one model, tasks from `tasks` until None, everything said on `results`."""
+    try:
+        _work(model, device, threads, tasks, results, parent)
+    except SystemExit as stopped:
+        # Stopped by the driver, its task unwound (a half-written file removed): out at once.
+        # The interpreter's own teardown (torch's, the queues' threads) took 1.5 s of the 2 s
+        # a cancelled job took to stop.
+        sys.stderr.flush()
+        os._exit(stopped.code if isinstance(stopped.code, int) else 1)
+
+
+def _work(model: str, device: str, threads: int | None, tasks: Any, results: Any, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides when to stop
 
     def stop(*_: Any) -> None:
@@ -141,18 +160,18 @@ def _serve(model: str, device: str, threads: int | None, tasks: Any, results: An
     except BaseException as exc:
         results.put(("failed", None, _portable(exc)))
         return
-    while (job := tasks.get()) is not None:
+    while (task := tasks.get()) is not None:
         try:
-            result = worker.run(job, lambda n: results.put(("frames", None, n)))
-        except Exception as exc:  # this job's own failure, whatever it is: the worker goes on
-            results.put(("failed", job.key, _portable(as_failure(exc))))
+            result = worker.run(task, lambda n: results.put(("frames", None, n)))
+        except Exception as exc:  # this task's own failure, whatever it is: the worker goes on
+            results.put(("failed", task.key, _portable(as_failure(exc))))
             continue
         except SystemExit:
             raise
         except BaseException as exc:
-            results.put(("failed", job.key, _portable(exc)))
+            results.put(("failed", task.key, _portable(exc)))
             return
-        results.put(("done", job.key, result))
+        results.put(("done", task.key, result))
 
 
 def _portable(exc: BaseException) -> BaseException:
@@ -191,12 +210,13 @@ class LocalProcesses:
     def precision(self, requested: Precision) -> str:
         return resolved_precision(requested, self.devices[0], self.model)
 
-    def run(self, jobs: Sequence[Job], on_result: OnResult, on_frames: OnFrames, on_error: OnError | None = None) -> None:
-        for job in jobs:
-            self._tasks.put(job)
-        pending = {job.key for job in jobs}
+    def run(self, tasks: Sequence[Task], on_result: OnResult, on_frames: OnFrames, on_error: OnError | None = None,
+            cancellation: Cancellation | None = None) -> None:
+        for task in tasks:
+            self._tasks.put(task)
+        pending = {task.key for task in tasks}
 
-        def said(kind: str, key: JobKey | None, payload: Any) -> None:
+        def said(kind: str, key: TaskKey | None, payload: Any) -> None:
             if kind == "frames":
                 on_frames(payload)
             elif kind == "done":
@@ -209,6 +229,9 @@ class LocalProcesses:
                 raise payload
 
         while pending:
+            if cancellation is not None and cancellation.cancelled:
+                self._keep_finished(said)
+                cancellation.check()
             try:
                 message = self._results.get(timeout=0.2)
             except queue.Empty:
@@ -229,6 +252,16 @@ class LocalProcesses:
                     said_how = f"signal {-how}" if how is not None and how < 0 else f"exit code {how}"
                     raise BackendError(f"a worker process stopped ({said_how}) with {len(pending)} job(s) left; "
                                        "run the same command again to resume")
+
+    def _keep_finished(self, said: Callable[[str, TaskKey | None, Any], None]) -> None:
+        """What the workers finished before a cancel was seen: recorded, so that it is kept."""
+        while True:
+            try:
+                kind, key, payload = self._results.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "done":
+                said(kind, key, payload)
 
     def close(self, *, wait: bool = True) -> None:
         if not self._processes:
@@ -254,7 +287,7 @@ class LocalProcesses:
         # be reported as leaked.
         self._processes = []
         self._tasks.close()
-        self._tasks.cancel_join_thread()  # jobs never taken are dropped, not waited on
+        self._tasks.cancel_join_thread()  # tasks never taken are dropped, not waited on
         self._results.close()
         self._results.join_thread()
         del self._tasks, self._results

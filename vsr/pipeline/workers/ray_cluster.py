@@ -28,8 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from vsr.errors import BackendError, InputError, VsrError
-from vsr.pipeline.executors import OnError, OnResult
-from vsr.pipeline.worker import FileJob, Job, JobResult, OnFrames, SegmentJob, Worker
+from vsr.pipeline.progress import Cancellation
+from vsr.pipeline.stream.pump import OnFrames
+from vsr.pipeline.workers.local import OnError, OnResult
+from vsr.pipeline.workers.tasks import FileTask, SegmentTask, Task, TaskResult
+from vsr.pipeline.workers.worker import Worker
 from vsr.runtime import ALL_GPUS, Precision
 
 log = logging.getLogger(__name__)
@@ -82,17 +85,18 @@ def place(nodes: Sequence[Mapping[str, float]], device: str, workers: int | None
             threads = min(cpus)
             return Placement("cpu", threads, cpu_workers=sum(c // threads for c in cpus))
         if workers > sum(cpus):
-            raise InputError(f"--workers {workers}: the Ray cluster has {sum(cpus)} CPU(s), room for {sum(cpus)} "
-                             "CPU worker(s)")
+            raise InputError(f"`workers` {workers}: the Ray cluster has {sum(cpus)} CPU(s), room for {sum(cpus)} "
+                             "CPU worker(s)", option="workers")
         threads = max(1, min(max(cpus), sum(cpus) // workers))
         while sum(c // threads for c in cpus) < workers:  # each node holds whole actors; 1 thread always fits
             threads -= 1
         return Placement("cpu", threads, cpu_workers=workers)
     if not gpus:
-        raise InputError(f"--device {device}: the Ray cluster has no GPU; use --device cpu")
+        raise InputError(f"`device` {device}: the Ray cluster has no GPU; use `device` cpu", option="device")
     named = 1 if device == "cuda" else len(device.split(","))
     if workers is None and device not in ("auto", ALL_GPUS) and named > gpus:
-        raise InputError(f"--device {device}: names {named} GPUs, the Ray cluster has {gpus}; use --device {ALL_GPUS}")
+        raise InputError(f"`device` {device}: names {named} GPUs, the Ray cluster has {gpus}; use `device` {ALL_GPUS}",
+                         option="device")
     count = workers or (gpus if device in ("auto", ALL_GPUS) else named)
     used = min(gpus, count)
     return Placement("cuda", None, gpu_of=tuple(i % used for i in range(count)))
@@ -137,7 +141,7 @@ class VsrWorker:
         self._ready()
         return node
 
-    def run(self, job: Job, progress: Any) -> JobResult:
+    def run(self, task: Task, progress: Any) -> TaskResult:
         told = {"frames": 0, "at": time.monotonic()}
 
         def on_frames(n: int) -> None:
@@ -146,7 +150,7 @@ class VsrWorker:
                 progress.add.remote(told["frames"])
                 told["frames"], told["at"] = 0, time.monotonic()
 
-        result = self._ready().run(job, on_frames)
+        result = self._ready().run(task, on_frames)
         if told["frames"]:
             progress.add.remote(told["frames"])
         return result
@@ -166,13 +170,13 @@ class VsrProgress:
         return frames
 
 
-def _paths(jobs: Sequence[Job]) -> tuple[list[str], list[str]]:
+def _paths(jobs: Sequence[Task]) -> tuple[list[str], list[str]]:
     readable, writable = set(), set()
     for job in jobs:
-        if isinstance(job, SegmentJob):
+        if isinstance(job, SegmentTask):
             readable.add(str(job.plan.input))
             writable.add(str(job.work))
-        elif isinstance(job, FileJob):
+        elif isinstance(job, FileTask):
             readable.add(str(job.input))
             writable.add(str(job.output.parent))
     return sorted(readable), sorted(writable)
@@ -249,7 +253,7 @@ class RayExecutor:
         if len(ready) < len(self.actors):
             raise BackendError(f"only {len(ready)} of {len(self.actors)} Ray workers started within "
                                f"{self.start_timeout:g} s (each needs {self.placement.describe()}): the cluster is "
-                               "busy or short of resources; use fewer --workers")
+                               "busy or short of resources; use fewer `workers`", option="workers")
 
     def _get(self, ref: Any) -> Any:
         try:
@@ -260,28 +264,32 @@ class RayExecutor:
             raise BackendError(f"a Ray worker died before it could start ({exc.__class__.__name__}); see Ray's "
                                "logs on its node") from None
 
-    def _check(self, jobs: Sequence[Job]) -> None:
+    def _check(self, jobs: Sequence[Task]) -> None:
         self._wait_started()
         readable, writable = _paths(jobs)
         self._get([a.check.remote(readable, writable) for a in self.actors])
         self._checked = True
 
-    def run(self, jobs: Sequence[Job], on_result: OnResult, on_frames: OnFrames, on_error: OnError | None = None) -> None:
+    def run(self, tasks: Sequence[Task], on_result: OnResult, on_frames: OnFrames, on_error: OnError | None = None,
+            cancellation: Cancellation | None = None) -> None:
         # Ray's driver prints what its cluster reports (a worker that died) to stdout, where
         # --json's output goes: while the jobs run, those lines become vsr's warnings.
         with contextlib.redirect_stdout(RayMessages()):
-            self._run(jobs, on_result, on_frames, on_error)
+            self._run(tasks, on_result, on_frames, on_error, cancellation)
 
-    def _run(self, jobs: Sequence[Job], on_result: OnResult, on_frames: OnFrames, on_error: OnError | None) -> None:
-        if not jobs:
+    def _run(self, tasks: Sequence[Task], on_result: OnResult, on_frames: OnFrames, on_error: OnError | None,
+             cancellation: Cancellation | None) -> None:
+        if not tasks:
             return
         ray = self.ray
         if not self._checked:
-            self._check(jobs)
-        waiting = deque(jobs)
+            self._check(tasks)
+        waiting = deque(tasks)
         free = list(self.actors)
-        running: dict[Any, tuple[Any, Job]] = {}
+        running: dict[Any, tuple[Any, Task]] = {}
         while waiting or running:
+            if cancellation is not None:
+                cancellation.check()
             while waiting and free:
                 actor, job = free.pop(), waiting.popleft()
                 running[actor.run.remote(job, self.progress)] = (actor, job)
@@ -344,7 +352,7 @@ def _import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise InputError("--executor ray needs Ray: pip install 'vsr[ray]'") from None
+        raise InputError("`executor` ray needs Ray: pip install 'vsr[ray]'", option="executor") from None
     return ray
 
 

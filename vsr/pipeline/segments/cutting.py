@@ -1,4 +1,4 @@
-"""Cutting a video into segments at keyframes.
+"""Cutting a video into segments at keyframes, where it is long enough to be worth it.
 
 One pass over the video's packets (no decoding) finds every frame's presentation time and the
 keyframes. A segment starts at the first keyframe at or after `seconds` past the previous
@@ -21,10 +21,14 @@ import itertools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 
 import av
 
+from vsr.media.kinds import ANIMATED_OUTPUTS, suffix
+from vsr.media.sources import InputInfo
 from vsr.media.video_source import VideoInfo, open_input
+from vsr.pipeline.options import UpscaleOptions
 
 BACKWARDS_SECONDS = 2  # B-frames reorder by a fraction of this; further back is a discontinuity
 
@@ -37,7 +41,9 @@ class Segment:
     start: int | None
     end: int | None
     frames: int
-    warmup_from: int | None = None  # the first frame run through the model before `start`, not written
+    """Frames presented in the segment, as the scan counted their packets."""
+    warmup_from: int | None = None
+    """The first frame run through the model before `start`, not written (temporal blending)."""
 
 
 def warmup_frames(temporal_blend: float) -> int:
@@ -76,7 +82,7 @@ def plan_segments(info: VideoInfo, seconds: float, *, temporal_blend: float = 0.
     be cut."""
     found = scan(info) if seconds > 0 else None
     if not found or not found[0]:
-        return [Segment(0, None, None, info.frames)]
+        return [Segment(0, None, None, info.estimated_frames or 0)]
     times, keys = found
     step = Fraction(seconds) / info.time_base
     starts: list[int] = []
@@ -92,3 +98,11 @@ def plan_segments(info: VideoInfo, seconds: float, *, temporal_blend: float = 0.
         warmup_from = times[max(0, first - warmup)] if start is not None and warmup else None
         segments.append(Segment(i, start, end, last - first, warmup_from))
     return segments
+
+
+def cut(info: InputInfo, output: Path, options: UpscaleOptions) -> list[Segment] | None:
+    """The segments of a video going to a video output; None for anything else (images,
+    animations, a video going to an animated image: those run as one stream)."""
+    if not isinstance(info, VideoInfo) or suffix(output) in ANIMATED_OUTPUTS:
+        return None
+    return plan_segments(info, options.execution.segment_seconds, temporal_blend=options.temporal_blend)
