@@ -7,6 +7,7 @@ checkout on sys.path would hide a module the wheel lacks.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 import subprocess
 import sys
@@ -23,14 +24,20 @@ checkout = Path(sys.argv[1]).resolve()
 installed = Path(vsr.__file__).resolve().parent
 assert checkout not in installed.parents, f"vsr imports from the checkout ({installed}), not the wheel"
 modules = [m.name for m in pkgutil.walk_packages(vsr.__path__, "vsr.")]
+# The web app's modules import Starlette, which comes with the extra vsr[serve]; the wheel is
+# installed here without extras.
+SERVE_EXTRA = {"vsr.serve.app", "vsr.serve.security"}
+serve_extra = importlib.util.find_spec("starlette") is not None
 for name in modules:
-    if name != "vsr.__main__":  # `python -m vsr`: importing it runs the command line
+    if name != "vsr.__main__" and (serve_extra or name not in SERVE_EXTRA):  # `python -m vsr` runs the CLI
         importlib.import_module(name)
 expected = {".".join(p.relative_to(checkout).with_suffix("").parts).removesuffix(".__init__")
             for p in (checkout / "vsr").rglob("*.py")} - {"vsr"}
 missing = expected - set(modules)
 assert not missing, f"the wheel lacks {sorted(missing)}"
 assert (installed / "weights" / "realesr-animevideov3.safetensors").is_file(), "the wheel lacks the built-in weights"
+for page in ("index.html", "app.js", "style.css", "favicon.svg"):
+    assert (installed / "serve" / "static" / page).is_file(), f"the wheel lacks the web app's {page}"
 print(f"imported {len(modules)} modules from {installed}")
 
 with tempfile.TemporaryDirectory() as tmp:

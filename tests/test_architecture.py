@@ -23,7 +23,9 @@ MAY_IMPORT = {
     "vsr.train": {"vsr.quality", "vsr.runtime", "vsr.models", "vsr.media"},
     "vsr.bench": {"vsr", "vsr.pipeline", "vsr.runtime", "vsr.models", "vsr.media"},
     "vsr.cli": {"vsr", "vsr.bench", "vsr.train", "vsr.quality", "vsr.pipeline", "vsr.runtime", "vsr.models",
-                "vsr.media"},
+                "vsr.media", "vsr.serve"},
+    # The web app: HTTP only, over the pipeline's public names (jobs through vsr.Job).
+    "vsr.serve": {"vsr", "vsr.pipeline", "vsr.runtime", "vsr.models", "vsr.media"},
 }
 
 

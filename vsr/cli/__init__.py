@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from vsr import __version__
-from vsr.cli import bench, models, quality, train, upscale
+from vsr.cli import bench, models, quality, serve, train, upscale
 from vsr.cli.common import configure_logging, library_warning
 from vsr.errors import Cancelled, VsrError
 from vsr.runtime import stops
@@ -45,6 +45,7 @@ app.command("eval")(quality.eval_command)
 app.command("bandwidth")(quality.bandwidth_command)
 app.command("train")(train.train_command)
 app.command("finetune")(train.finetune_command)
+app.command("serve")(serve.serve_command)
 
 
 def _version(value: bool) -> None:
